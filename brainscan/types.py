@@ -1,0 +1,119 @@
+"""Frozen dataclasses that cross package boundaries.
+
+Nothing here holds Qt objects, pydicom Datasets or TensorFlow tensors: plain Python and numpy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
+"""Classifier output order, fixed in code (never taken from a directory listing)."""
+
+NO_TUMOUR = "notumor"
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was found but not used, with a reason a person can act on."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """Patient and study identifiers copied from DICOM (empty strings when unknown)."""
+
+    patient_name: str = ""
+    patient_id: str = ""
+    patient_birth_date: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_uid: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    institution: str = ""
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """What a header-only scan found: one series, ready to be loaded on demand."""
+
+    kind: str  # "dicom" or "images"
+    series_uid: str
+    description: str
+    modality: str
+    files: tuple[Path, ...]
+    rows: int
+    columns: int
+    source: Path
+    meta: StudyMeta = field(default_factory=StudyMeta)
+    frames: int = 0  # total frames (multi-frame DICOM counts each frame)
+    skipped: tuple[SkippedFile, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def slices(self) -> int:
+        """Number of 2D slices this series will load into."""
+        return self.frames or len(self.files)
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """Pixels of one series, sorted, in physical units where the source had them.
+
+    ``pixels`` has shape (slices, rows, columns), float32, with rescale slope/intercept applied and
+    MONOCHROME1 inverted. Spacings are in millimetres, or None when the source does not say (JPEG/PNG).
+    """
+
+    pixels: np.ndarray
+    info: SeriesInfo
+    pixel_spacing_mm: tuple[float, float] | None
+    slice_spacing_mm: float | None
+    sorted_by: str  # "position", "instance", "filename"
+    window: tuple[float, float]  # (center, width)
+    positions_mm: np.ndarray | None = None  # (slices, 3) ImagePositionPatient, when known
+    orientation: tuple[float, ...] | None = None  # 6 direction cosines, when known
+    slice_files: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()
+    skipped: tuple[SkippedFile, ...] = ()
+
+    @property
+    def n_slices(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.pixels.shape)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class SlicePrediction:
+    """Classifier output for one slice: calibrated probabilities in CLASS_NAMES order."""
+
+    index: int
+    probabilities: tuple[float, ...]
+
+    @property
+    def label(self) -> str:
+        return CLASS_NAMES[int(np.argmax(self.probabilities))]
+
+    @property
+    def tumour_probability(self) -> float:
+        return 1.0 - float(self.probabilities[CLASS_NAMES.index(NO_TUMOUR)])
+
+
+@dataclass(frozen=True)
+class SeriesVerdict:
+    """One answer for a whole series (see brainscan.pipeline.verdict for the rule)."""
+
+    tumour: bool
+    label: str
+    probabilities: dict[str, float]
+    tumour_probability: float
+    key_slices: tuple[int, ...]
+    rule: str
