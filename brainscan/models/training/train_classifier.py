@@ -77,8 +77,10 @@ def make_datasets(pixels, labels, train_idx, val_idx, batch_size, seed):
         .shuffle(len(train_idx), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)
-        .map(lambda x, y: (to_rgb(aug(tf.cast(x, tf.float32), training=True)), y),
-             num_parallel_calls=tf.data.AUTOTUNE)
+        .map(
+            lambda x, y: (to_rgb(aug(tf.cast(x, tf.float32), training=True)), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         .prefetch(2)
     )
     val = (
@@ -95,7 +97,11 @@ class RunState:
 
     def __init__(self, out: Path):
         self.file = out / "state.json"
-        self.data = json.loads(self.file.read_text()) if self.file.exists() else {"epoch": 0, "best_val_accuracy": 0.0}
+        self.data = (
+            json.loads(self.file.read_text())
+            if self.file.exists()
+            else {"epoch": 0, "best_val_accuracy": 0.0}
+        )
 
     def save(self) -> None:
         tmp = self.file.with_suffix(".tmp")
@@ -127,8 +133,13 @@ def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int):
             state.save()
             log.info(
                 "epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f | %.0f s, %.2f img/s",
-                epoch + 1, logs.get("loss", math.nan), logs.get("accuracy", math.nan),
-                logs.get("val_loss", math.nan), val_acc, seconds, images_per_epoch / seconds,
+                epoch + 1,
+                logs.get("loss", math.nan),
+                logs.get("accuracy", math.nan),
+                logs.get("val_loss", math.nan),
+                val_acc,
+                seconds,
+                images_per_epoch / seconds,
             )
 
     return Checkpoint()
@@ -152,12 +163,19 @@ def train(args: argparse.Namespace) -> Path:
         train_idx, val_idx = np.asarray(split["train"]), np.asarray(split["val"])
     else:
         train_idx, val_idx = duplicate_aware_split(data, args.val_fraction, args.seed)
-        split_file.write_text(json.dumps({
-            "data": str(args.data), "seed": args.seed, "val_fraction": args.val_fraction,
-            "classes": list(CLASS_NAMES),
-            "val_files": [str(data.paths[i].relative_to(args.data)) for i in val_idx],
-            "train": train_idx.tolist(), "val": val_idx.tolist(),
-        }))
+        split_file.write_text(
+            json.dumps(
+                {
+                    "data": str(args.data),
+                    "seed": args.seed,
+                    "val_fraction": args.val_fraction,
+                    "classes": list(CLASS_NAMES),
+                    "val_files": [str(data.paths[i].relative_to(args.data)) for i in val_idx],
+                    "train": train_idx.tolist(),
+                    "val": val_idx.tolist(),
+                }
+            )
+        )
     log.info("train %d, validation %d images from %s", len(train_idx), len(val_idx), args.data)
     pixels = build_cache(data, CLASSIFIER_SIZE, out / "cache" / "pixels.npy")
 
@@ -179,8 +197,17 @@ def train(args: argparse.Namespace) -> Path:
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-    state.data.update({"epochs_planned": args.epochs, "steps_per_epoch": steps, "batch_size": args.batch_size,
-                       "init": args.init, "seed": args.seed, "lr": args.lr, "precision": args.precision})
+    state.data.update(
+        {
+            "epochs_planned": args.epochs,
+            "steps_per_epoch": steps,
+            "batch_size": args.batch_size,
+            "init": args.init,
+            "seed": args.seed,
+            "lr": args.lr,
+            "precision": args.precision,
+        }
+    )
     state.save()
     model.fit(
         train_ds,

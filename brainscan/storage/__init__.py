@@ -1,0 +1,1 @@
+"""Study history in SQLite (stdlib sqlite3)."""

@@ -1,0 +1,121 @@
+"""Write real DICOM MR files with pydicom for tests: known geometry, any orientation, any order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+
+def make_dataset(
+    pixels: np.ndarray,
+    *,
+    series_uid: str,
+    position=(0.0, 0.0, 0.0),
+    orientation=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+    instance: int | None = 1,
+    spacing=(0.5, 0.5),
+    photometric: str = "MONOCHROME2",
+    slope: float | None = None,
+    intercept: float | None = None,
+    bits: int = 16,
+    description: str = "T1 AX",
+    patient_name: str = "Doe^Jane",
+) -> FileDataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = MRImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "MR"
+    ds.PatientName = patient_name
+    ds.PatientID = "P-001"
+    ds.PatientBirthDate = "19700101"
+    ds.StudyDate = "20260105"
+    ds.StudyInstanceUID = "1.2.3.4"
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesDescription = description
+    if instance is not None:
+        ds.InstanceNumber = instance
+    if position is not None:
+        ds.ImagePositionPatient = [float(v) for v in position]
+    if orientation is not None:
+        ds.ImageOrientationPatient = [float(v) for v in orientation]
+    if spacing is not None:
+        ds.PixelSpacing = [float(spacing[0]), float(spacing[1])]
+    if slope is not None:
+        ds.RescaleSlope = slope
+        ds.RescaleIntercept = intercept or 0.0
+    ds.Rows, ds.Columns = pixels.shape[:2]
+    if pixels.ndim == 3:
+        ds.SamplesPerPixel = 3
+        ds.PhotometricInterpretation = "RGB"
+        ds.PlanarConfiguration = 0
+        ds.BitsAllocated = ds.BitsStored = 8
+        ds.HighBit = 7
+        ds.PixelRepresentation = 0
+        ds.PixelData = pixels.astype(np.uint8).tobytes()
+    else:
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = photometric
+        ds.BitsAllocated = 8 if bits == 8 else 16
+        ds.BitsStored = bits
+        ds.HighBit = bits - 1
+        ds.PixelRepresentation = 0
+        dtype = np.uint8 if bits == 8 else np.uint16
+        ds.PixelData = pixels.astype(dtype).tobytes()
+    return ds
+
+
+def write_series(
+    folder: Path,
+    n: int = 6,
+    *,
+    shape=(32, 24),
+    spacing=(0.5, 0.5),
+    slice_gap: float = 2.5,
+    orientation=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+    shuffle_names: bool = True,
+    series_uid: str | None = None,
+    seed: int = 0,
+    **kwargs,
+) -> tuple[str, np.ndarray, list[Path]]:
+    """Write n slices whose pixel value encodes the true slice index (slice k is filled with 100*(k+1)).
+
+    Files are named in a scrambled order and instance numbers are scrambled too, so only positions give
+    the true order. Returns (series UID, normal vector, written paths).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    uid = series_uid or generate_uid()
+    row, col = np.array(orientation[:3]), np.array(orientation[3:])
+    normal = np.cross(row, col)
+    rng = np.random.default_rng(seed)
+    names = rng.permutation(n) if shuffle_names else np.arange(n)
+    instances = rng.permutation(n) + 1
+    paths = []
+    for k in range(n):
+        pixels = np.full(shape, 100 * (k + 1), dtype=np.uint16)
+        pixels[0, 0] = 0  # keep a little contrast
+        position = np.array([-10.0, 20.0, 5.0]) + normal * slice_gap * k
+        ds = make_dataset(
+            pixels,
+            series_uid=uid,
+            position=position,
+            orientation=orientation,
+            instance=int(instances[k]),
+            spacing=spacing,
+            **kwargs,
+        )
+        path = folder / f"IM{names[k]:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return uid, normal, paths
+
+
+def true_order(volume) -> list[int]:
+    """Recover the slice index encoded by write_series in each loaded slice."""
+    return [int(round(float(s[1, 1]) / 100.0)) - 1 for s in volume.pixels]
