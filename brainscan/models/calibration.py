@@ -65,7 +65,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     correct = (probabilities.argmax(axis=1) == labels).astype(np.float64)
     edges = np.linspace(0.0, 1.0, bins + 1)
     ece = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
         in_bin = (
             (confidence > low) & (confidence <= high)
             if low > 0
