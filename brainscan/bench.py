@@ -32,6 +32,42 @@ def bench_io(path, repeat: int) -> dict:
     }
 
 
+def bench_classifier(card, repeat: int) -> dict:
+    """Model load time, ms per slice batched (32) and one by one, peak resident memory."""
+    import resource
+
+    import numpy as np
+
+    from brainscan.models.keras_classifier import KerasClassifier
+    from brainscan.models.preprocess import preprocess_batch
+    from brainscan.models.spec import read_spec, shipped_classifier_spec
+
+    start = time.perf_counter()
+    spec = read_spec(card) if card else shipped_classifier_spec()
+    classifier = KerasClassifier.from_spec(spec)
+    batch = preprocess_batch(np.random.default_rng(0).integers(0, 255, (32, 256, 256)).astype(np.float32))
+    classifier.raw_probabilities(batch)  # trace the tf.function
+    classifier.raw_probabilities(batch[:1])
+    load_s = time.perf_counter() - start
+    batched, single = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        classifier.raw_probabilities(batch)
+        batched.append((time.perf_counter() - began) * 1000 / len(batch))
+        began = time.perf_counter()
+        for item in batch[:8]:
+            classifier.raw_probabilities(item[None])
+        single.append((time.perf_counter() - began) * 1000 / 8)
+    return {
+        "model": spec.name,
+        "sha256": spec.sha256_prefix,
+        "load_and_warm_s": round(load_s, 2),
+        "ms_per_slice_batched_32": round(statistics.median(batched), 1),
+        "ms_per_slice_single": round(statistics.median(single), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     if args.target == "io":
         result = bench_io(args.path, args.repeat)
@@ -40,5 +76,8 @@ def run(args: argparse.Namespace) -> int:
             f"({result['slices']} slices, {result['repeat']} runs)"
         )
         print(json.dumps(result))
+        return 0
+    if args.target == "classifier":
+        print(json.dumps(bench_classifier(args.card, args.repeat), indent=2))
         return 0
     return 2

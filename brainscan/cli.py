@@ -72,6 +72,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from brainscan.models.training.export_classifier import export
+
+    card = export(args)
+    print(
+        json.dumps({k: card[k] for k in ("file", "sha256", "epochs", "validation", "calibration")}, indent=2)
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from brainscan.models.evaluation import evaluate_classifier
+    from brainscan.models.keras_classifier import KerasClassifier
+    from brainscan.models.metrics import format_report
+    from brainscan.models.spec import read_spec, shipped_classifier_spec
+
+    try:
+        spec = read_spec(args.card) if args.card else shipped_classifier_spec()
+        report = evaluate_classifier(KerasClassifier.from_spec(spec), args.dir)
+    except BrainScanError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from brainscan.app import run_gui
 
@@ -97,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "path", nargs="?", type=Path, default=data_dir() / "dicom" / "SAG-anon_siemens_skyra_mprage"
     )
     bench_io.add_argument("--repeat", type=int, default=5)
+    bench_clf = bench_sub.add_parser("classifier", help="classifier load time, ms per slice, peak memory")
+    bench_clf.add_argument("--card", type=Path, help="model card (default: the shipped one)")
+    bench_clf.add_argument("--repeat", type=int, default=3)
     bench.set_defaults(func=cmd_bench)
 
     train = sub.add_parser("train", help="train a model (hours on a CPU)")
@@ -105,13 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(train_sub.add_parser("classifier", help="VGG16 tumour classifier"))
     train.set_defaults(func=cmd_train)
+
+    export = sub.add_parser("export", help="turn a training run into a shipped model + model card")
+    export_sub = export.add_subparsers(dest="model", required=True)
+    from brainscan.models.training.export_classifier import add_arguments as add_export_arguments
+
+    add_export_arguments(export_sub.add_parser("classifier"))
+    export.set_defaults(func=cmd_export)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a model on a labelled folder (no augmentation)")
+    evaluate_sub = evaluate.add_subparsers(dest="model", required=True)
+    evaluate_classifier = evaluate_sub.add_parser("classifier", help="DIR/<class>/*.jpg")
+    evaluate_classifier.add_argument("dir", type=Path)
+    evaluate_classifier.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    evaluate_classifier.add_argument("--card", type=Path, help="model card (default: the shipped one)")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    commands = {"info", "bench", "train"}
+    commands = {"info", "bench", "train", "export", "evaluate"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         gui = argparse.Namespace(paths=[Path(a) for a in argv])
         return cmd_gui(gui)

@@ -1,0 +1,63 @@
+"""Model specs: what a shipped model file is, read from its model card (JSON beside the weights)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brainscan.errors import ModelError
+
+CLASSIFIER_CARD = "classifier_vgg16.json"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model file plus the facts needed to load and describe it."""
+
+    name: str
+    version: str
+    file: Path
+    sha256: str
+    input_shape: tuple[int, ...]
+    labels: tuple[str, ...]
+    preprocessing: str
+    temperature: float = 1.0
+    card: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def sha256_prefix(self) -> str:
+        return self.sha256[:12]
+
+
+def read_spec(card_path: Path) -> ModelSpec:
+    """Read a model card JSON into a ModelSpec (the weights file is named relative to the card).
+
+    Raises:
+        ModelError: when the card is missing or malformed.
+    """
+    try:
+        card = json.loads(Path(card_path).read_text())
+        return ModelSpec(
+            name=card["name"],
+            version=card["version"],
+            file=Path(card_path).parent / card["file"],
+            sha256=card["sha256"],
+            input_shape=tuple(card["input_shape"]),
+            labels=tuple(card["labels"]),
+            preprocessing=card["preprocessing"],
+            temperature=float(card.get("calibration", {}).get("temperature", 1.0)),
+            card=card,
+        )
+    except FileNotFoundError as exc:
+        raise ModelError(
+            f"The model card {Path(card_path).name} is missing; no trained model is installed."
+        ) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"The model card {Path(card_path).name} is damaged ({exc}).") from exc
+
+
+def shipped_classifier_spec() -> ModelSpec:
+    from brainscan.config import models_dir
+
+    return read_spec(models_dir() / CLASSIFIER_CARD)
