@@ -76,9 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from brainscan.models.training.export_classifier import export
 
     card = export(args)
-    print(
-        json.dumps({k: card[k] for k in ("file", "sha256", "epochs", "validation", "calibration")}, indent=2)
-    )
+    print(json.dumps({k: card[k] for k in ("file", "sha256", "epochs", "validation", "calibration")}, indent=2))
     return 0
 
 
@@ -121,9 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_io = bench_sub.add_parser("io", help="time scan() and load() on a series")
     from brainscan.config import data_dir
 
-    bench_io.add_argument(
-        "path", nargs="?", type=Path, default=data_dir() / "dicom" / "SAG-anon_siemens_skyra_mprage"
-    )
+    bench_io.add_argument("path", nargs="?", type=Path, default=data_dir() / "dicom" / "SAG-anon_siemens_skyra_mprage")
     bench_io.add_argument("--repeat", type=int, default=5)
     bench_clf = bench_sub.add_parser("classifier", help="classifier load time, ms per slice, peak memory")
     bench_clf.add_argument("--card", type=Path, help="model card (default: the shipped one)")

@@ -176,9 +176,7 @@ def sort_frames(frames: list[Frame], orientation) -> tuple[list[Frame], str, lis
     if all(f.instance is not None for f in frames) and len({f.instance for f in frames}) == len(frames):
         warnings.append("slice positions are missing; slices were ordered by InstanceNumber")
         return sorted(frames, key=lambda f: f.instance), "instance", warnings, None
-    warnings.append(
-        "slice positions and instance numbers are missing or repeated; slices were ordered by file name"
-    )
+    warnings.append("slice positions and instance numbers are missing or repeated; slices were ordered by file name")
     return frames, "filename", warnings, None  # files arrive in natural file-name order from scan
 
 
@@ -193,8 +191,7 @@ def spacing_from_positions(distances: np.ndarray | None, warnings: list[str]) ->
     spacing = float(np.median(gaps))
     if np.max(np.abs(gaps - spacing)) > 0.1 * spacing:
         warnings.append(
-            f"slice spacing is uneven ({gaps.min():.2f}-{gaps.max():.2f} mm); "
-            f"volumes use the median {spacing:.2f} mm"
+            f"slice spacing is uneven ({gaps.min():.2f}-{gaps.max():.2f} mm); volumes use the median {spacing:.2f} mm"
         )
     return round(spacing, 4)
 
@@ -222,9 +219,7 @@ def load_dicom(info: SeriesInfo) -> Volume:
             skipped.append(SkippedFile(path, "permission denied: the file cannot be read"))
             continue
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "skip this file, say why"
-            skipped.append(
-                SkippedFile(path, f"image data could not be decoded ({type(exc).__name__}: {exc})")
-            )
+            skipped.append(SkippedFile(path, f"image data could not be decoded ({type(exc).__name__}: {exc})"))
             log.debug("decode failed for %s", path, exc_info=True)
             continue
         if any(f.pixels.shape != (info.rows, info.columns) for f in new):

@@ -66,11 +66,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     edges = np.linspace(0.0, 1.0, bins + 1)
     ece = 0.0
     for low, high in zip(edges[:-1], edges[1:], strict=True):
-        in_bin = (
-            (confidence > low) & (confidence <= high)
-            if low > 0
-            else (confidence >= low) & (confidence <= high)
-        )
+        in_bin = (confidence > low) & (confidence <= high) if low > 0 else (confidence >= low) & (confidence <= high)
         if in_bin.any():
             ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(ece)

@@ -9,9 +9,7 @@ from brainscan.models.preprocess import CLASSIFIER_SIZE, preprocess_slice, squar
 TARGET_LAYER = "block5_conv3"
 
 
-def grad_cam(
-    model, pixels: np.ndarray, class_index: int | None = None, layer: str = TARGET_LAYER
-) -> np.ndarray:
+def grad_cam(model, pixels: np.ndarray, class_index: int | None = None, layer: str = TARGET_LAYER) -> np.ndarray:
     """Heat map in [0, 1] with the same shape as the 2D ``pixels`` (the slice's own grid).
 
     Args:
@@ -40,7 +38,5 @@ def grad_cam(
     cam = tf.nn.relu(tf.reduce_sum(conv * weights[:, None, None, :], axis=-1))[0].numpy()
     peak = float(cam.max())
     cam = cam / peak if peak > 0 else np.zeros_like(cam)
-    square = np.asarray(
-        tf.image.resize(cam[..., None], (CLASSIFIER_SIZE, CLASSIFIER_SIZE), method="bilinear")[..., 0]
-    )
+    square = np.asarray(tf.image.resize(cam[..., None], (CLASSIFIER_SIZE, CLASSIFIER_SIZE), method="bilinear")[..., 0])
     return np.clip(square_to_source(square, tuple(np.asarray(pixels).shape[:2])), 0.0, 1.0).astype(np.float32)

@@ -29,13 +29,9 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
         }
     normal = CLASS_NAMES.index(NO_TUMOUR)
     truth_tumour, pred_tumour = labels != normal, predicted != normal
-    sensitivity = (
-        (truth_tumour & pred_tumour).sum() / truth_tumour.sum() if truth_tumour.any() else float("nan")
-    )
+    sensitivity = (truth_tumour & pred_tumour).sum() / truth_tumour.sum() if truth_tumour.any() else float("nan")
     specificity = (
-        (~truth_tumour & ~pred_tumour).sum() / (~truth_tumour).sum()
-        if (~truth_tumour).any()
-        else float("nan")
+        (~truth_tumour & ~pred_tumour).sum() / (~truth_tumour).sum() if (~truth_tumour).any() else float("nan")
     )
     return {
         "n": int(len(labels)),
@@ -59,9 +55,7 @@ def format_report(report: dict) -> str:
         f"{'class':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'n':>8}",
     ]
     for name, row in report["per_class"].items():
-        lines.append(
-            f"{name:<12}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>8}"
-        )
+        lines.append(f"{name:<12}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>8}")
     lines += ["", "confusion (rows = truth, columns = predicted): " + " ".join(report["classes"])]
     for name, row in zip(report["classes"], report["confusion"], strict=True):
         lines.append(f"{name:<12}" + "".join(f"{v:>8}" for v in row))

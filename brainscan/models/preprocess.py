@@ -94,9 +94,7 @@ def preprocess_batch(slices, size: int = CLASSIFIER_SIZE) -> np.ndarray:
     return np.stack(out)
 
 
-def square_to_source(
-    square_map: np.ndarray, source_shape: tuple[int, int], resample: str = "bilinear"
-) -> np.ndarray:
+def square_to_source(square_map: np.ndarray, source_shape: tuple[int, int], resample: str = "bilinear") -> np.ndarray:
     """Map a square model-grid array back onto the source slice grid (undo pad + resize).
 
     Used for Grad-CAM maps and segmentation probabilities, so overlays line up with the original pixels.

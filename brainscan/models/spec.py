@@ -50,9 +50,7 @@ def read_spec(card_path: Path) -> ModelSpec:
             card=card,
         )
     except FileNotFoundError as exc:
-        raise ModelError(
-            f"The model card {Path(card_path).name} is missing; no trained model is installed."
-        ) from exc
+        raise ModelError(f"The model card {Path(card_path).name} is missing; no trained model is installed.") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"The model card {Path(card_path).name} is damaged ({exc}).") from exc
 

@@ -154,9 +154,7 @@ def test_absurd_rows_columns(tmp_path):
 def test_unreadable_file(tmp_path, monkeypatch):
     good_series(tmp_path)
     locked = tmp_path / "locked.dcm"
-    make_dataset(np.ones((16, 16), np.uint16), series_uid=generate_uid()).save_as(
-        locked, enforce_file_format=True
-    )
+    make_dataset(np.ones((16, 16), np.uint16), series_uid=generate_uid()).save_as(locked, enforce_file_format=True)
     locked.chmod(0)
     real = pydicom.dcmread
 

@@ -40,9 +40,7 @@ def test_oblique_series_sorted_along_normal(tmp_path):
 def test_missing_positions_fall_back_to_instance_then_filename(tmp_path):
     uid = pydicom.uid.generate_uid()
     for k, instance in enumerate([3, 1, 2]):
-        ds = make_dataset(
-            np.full((8, 8), 100 * instance, np.uint16), series_uid=uid, position=None, instance=instance
-        )
+        ds = make_dataset(np.full((8, 8), 100 * instance, np.uint16), series_uid=uid, position=None, instance=instance)
         ds.save_as(tmp_path / f"f{k}.dcm", enforce_file_format=True)
     volume = load(scan([tmp_path])[0])
     assert volume.sorted_by == "instance"

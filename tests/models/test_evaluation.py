@@ -80,9 +80,7 @@ def test_evaluate_cli_json(exported, tmp_path):
     for name in CLASS_NAMES:
         (tmp_path / "set" / name).mkdir(parents=True)
         for k in range(2):
-            Image.fromarray(rng.integers(0, 255, (64, 80), dtype=np.uint8)).save(
-                tmp_path / "set" / name / f"{k}.jpg"
-            )
+            Image.fromarray(rng.integers(0, 255, (64, 80), dtype=np.uint8)).save(tmp_path / "set" / name / f"{k}.jpg")
     out = tmp_path / "m.json"
     assert (
         main(

@@ -61,9 +61,7 @@ def export(args: argparse.Namespace) -> dict:
     temperature = fit_temperature(raw, val_labels)
     before = classification_report(val_labels, raw)
     after = classification_report(val_labels, apply_temperature(raw, temperature))
-    (args.out / SPLIT_FILE).write_text(
-        json.dumps({"data": "classification/Training", "files": split["val_files"]})
-    )
+    (args.out / SPLIT_FILE).write_text(json.dumps({"data": "classification/Training", "files": split["val_files"]}))
     today = dt.date.today().isoformat()
     card = {
         "name": "BrainScan VGG16 tumour classifier",
@@ -94,9 +92,7 @@ def export(args: argparse.Namespace) -> dict:
         "seed": state.get("seed"),
         "epochs": state.get("best_epoch"),
         "steps_per_epoch": state.get("steps_per_epoch"),
-        "images_seen": (state.get("best_epoch") or 0)
-        * state.get("steps_per_epoch", 0)
-        * state.get("batch_size", 0),
+        "images_seen": (state.get("best_epoch") or 0) * state.get("steps_per_epoch", 0) * state.get("batch_size", 0),
         "validation": {
             "accuracy": after["accuracy"],
             "ece_before_calibration": before["ece"],

@@ -97,11 +97,7 @@ class RunState:
 
     def __init__(self, out: Path):
         self.file = out / "state.json"
-        self.data = (
-            json.loads(self.file.read_text())
-            if self.file.exists()
-            else {"epoch": 0, "best_val_accuracy": 0.0}
-        )
+        self.data = json.loads(self.file.read_text()) if self.file.exists() else {"epoch": 0, "best_val_accuracy": 0.0}
 
     def save(self) -> None:
         tmp = self.file.with_suffix(".tmp")
@@ -154,6 +150,7 @@ def train(args: argparse.Namespace) -> Path:
     handler = logging.FileHandler(out / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(handler)
+    logging.getLogger().addHandler(logging.StreamHandler())  # progress and throughput on stderr too
     logging.getLogger().setLevel(logging.INFO)
 
     data = list_class_folders(args.data)
