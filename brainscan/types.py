@@ -117,3 +117,24 @@ class SeriesVerdict:
     tumour_probability: float
     key_slices: tuple[int, ...]
     rule: str
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """One analysed study as kept in the history database."""
+
+    source_path: str
+    series_uid: str
+    description: str
+    verdict_label: str
+    tumour: bool
+    tumour_probability: float
+    probabilities: dict[str, float]
+    meta: StudyMeta = field(default_factory=StudyMeta)
+    volume_ml: float | None = None
+    longest_diameter_mm: float | None = None
+    models: tuple[dict, ...] = ()
+    thumbnail_png: bytes = b""
+    result_json: str = "{}"
+    created_at: str = ""
+    id: int | None = None

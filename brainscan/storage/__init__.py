@@ -1,1 +1,5 @@
 """Study history in SQLite (stdlib sqlite3)."""
+
+from brainscan.storage.history import HistoryStore
+
+__all__ = ["HistoryStore"]

@@ -1,0 +1,216 @@
+"""Study history over stdlib sqlite3.
+
+Why these choices: WAL journaling lets the GUI read the history while the worker writes a study, and a
+process killed mid-write leaves the last committed state intact (SQLite's atomic commit). Every write is
+one transaction. The schema version lives in ``PRAGMA user_version`` and migrations run in order, each in
+its own transaction. Connections are per thread (sqlite3 objects must not cross threads).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from brainscan.errors import StorageError
+from brainscan.types import StudyMeta, StudyRecord
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the studies table
+    """
+    CREATE TABLE studies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        series_uid TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        patient_name TEXT NOT NULL DEFAULT '',
+        patient_id TEXT NOT NULL DEFAULT '',
+        patient_birth_date TEXT NOT NULL DEFAULT '',
+        study_date TEXT NOT NULL DEFAULT '',
+        study_uid TEXT NOT NULL DEFAULT '',
+        verdict_label TEXT NOT NULL,
+        tumour INTEGER NOT NULL,
+        tumour_probability REAL NOT NULL,
+        probabilities TEXT NOT NULL,
+        volume_ml REAL,
+        longest_diameter_mm REAL,
+        models TEXT NOT NULL DEFAULT '[]',
+        thumbnail_png BLOB,
+        result_json TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+    # 2: indexes for the history panel's sort and patient filter
+    """
+    CREATE INDEX studies_created_at ON studies(created_at);
+    CREATE INDEX studies_patient_id ON studies(patient_id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class HistoryStore:
+    """The history database at ``path`` (created and migrated on first use)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            migrate(self._connection())
+        except sqlite3.Error as exc:
+            raise StorageError(f"The study history at {self.path} could not be opened ({exc}).") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def add(self, record: StudyRecord) -> int:
+        """Insert a study in one transaction and return its id.
+
+        Raises:
+            StorageError: when the database cannot be written (disk full, locked, read-only).
+        """
+        created = record.created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        row = (
+            created, record.source_path, record.series_uid, record.description,
+            record.meta.patient_name, record.meta.patient_id, record.meta.patient_birth_date,
+            record.meta.study_date, record.meta.study_uid, record.verdict_label, int(record.tumour),
+            float(record.tumour_probability), json.dumps(record.probabilities), record.volume_ml,
+            record.longest_diameter_mm, json.dumps(list(record.models)), record.thumbnail_png, record.result_json,
+        )  # fmt: skip
+        try:
+            conn = self._connection()
+            with transaction(conn):
+                cursor = conn.execute(
+                    "INSERT INTO studies (created_at, source_path, series_uid, description, patient_name, "
+                    "patient_id, patient_birth_date, study_date, study_uid, verdict_label, tumour, "
+                    "tumour_probability, probabilities, volume_ml, longest_diameter_mm, models, thumbnail_png, "
+                    "result_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    row,
+                )
+            return int(cursor.lastrowid)
+        except sqlite3.Error as exc:
+            raise StorageError(f"The study could not be saved to the history ({exc}).") from exc
+
+    def get(self, study_id: int) -> StudyRecord | None:
+        rows = self._query("SELECT * FROM studies WHERE id = ?", (study_id,))
+        return rows[0] if rows else None
+
+    def list(self, search: str = "", tumour: bool | None = None, limit: int = 1000) -> list[StudyRecord]:
+        """Newest first; ``search`` matches patient name/ID, description, path or verdict."""
+        clauses, params = [], []
+        if search:
+            like = f"%{search}%"
+            clauses.append(
+                "(patient_name LIKE ? OR patient_id LIKE ? OR description LIKE ? OR source_path LIKE ? "
+                "OR verdict_label LIKE ?)"
+            )
+            params += [like] * 5
+        if tumour is not None:
+            clauses.append("tumour = ?")
+            params.append(int(tumour))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._query(f"SELECT * FROM studies {where} ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
+
+    def delete(self, study_id: int) -> bool:
+        try:
+            conn = self._connection()
+            with transaction(conn):
+                cursor = conn.execute("DELETE FROM studies WHERE id = ?", (study_id,))
+            return cursor.rowcount > 0
+        except sqlite3.Error as exc:
+            raise StorageError(f"The study could not be deleted ({exc}).") from exc
+
+    def count(self) -> int:
+        return int(self._connection().execute("SELECT COUNT(*) FROM studies").fetchone()[0])
+
+    def _query(self, sql: str, params: tuple) -> list[StudyRecord]:
+        try:
+            return [to_record(row) for row in self._connection().execute(sql, params).fetchall()]
+        except sqlite3.Error as exc:
+            raise StorageError(f"The study history could not be read ({exc}).") from exc
+
+
+class transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply pending migrations up to ``target``, each with its version bump in one transaction.
+
+    Raises:
+        StorageError: when the database is newer than this BrainScan.
+    """
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > SCHEMA_VERSION:
+        raise StorageError(
+            f"The study history was written by a newer BrainScan (schema {current} > {SCHEMA_VERSION}); "
+            "update BrainScan to open it."
+        )
+    for version in range(current + 1, target + 1):
+        with transaction(conn):
+            for statement in MIGRATIONS[version - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+    return target
+
+
+def to_record(row: sqlite3.Row) -> StudyRecord:
+    return StudyRecord(
+        id=row["id"],
+        created_at=row["created_at"],
+        source_path=row["source_path"],
+        series_uid=row["series_uid"],
+        description=row["description"],
+        meta=StudyMeta(
+            patient_name=row["patient_name"],
+            patient_id=row["patient_id"],
+            patient_birth_date=row["patient_birth_date"],
+            study_date=row["study_date"],
+            study_uid=row["study_uid"],
+        ),
+        verdict_label=row["verdict_label"],
+        tumour=bool(row["tumour"]),
+        tumour_probability=row["tumour_probability"],
+        probabilities=json.loads(row["probabilities"]),
+        volume_ml=row["volume_ml"],
+        longest_diameter_mm=row["longest_diameter_mm"],
+        models=tuple(json.loads(row["models"])),
+        thumbnail_png=row["thumbnail_png"] or b"",
+        result_json=row["result_json"],
+    )
+
+
+def default_history_path() -> Path:
+    """``history.sqlite`` in the per-user data folder (``BRAINSCAN_HOME`` overrides it)."""
+    from brainscan.config import user_home
+
+    return user_home() / "history.sqlite"
