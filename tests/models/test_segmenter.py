@@ -1,0 +1,33 @@
+"""Segmentation model shape and the block split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainscan.models.training.segmentation_data import SegmentationItem, block_split
+
+
+def test_block_split_keeps_neighbouring_numbers_together():
+    items = [SegmentationItem(n, Path(f"{n}.png"), Path(f"{n}_mask.png"), "glioma") for n in range(1, 1001)]
+    train, val = block_split(items, 0.15, block=50, seed=2)
+    assert not set(train) & set(val) and len(train) + len(val) == 1000
+    assert 140 <= len(val) <= 200
+    val_blocks = {items[i].number // 50 for i in val}
+    train_blocks = {items[i].number // 50 for i in train}
+    assert not val_blocks & train_blocks
+
+
+@pytest.mark.slow
+def test_unet_maps_slice_to_probability_map():
+    from brainscan.models.segmenter import build_segmenter, dice_bce_loss
+
+    model = build_segmenter(size=64, base=4, depth=3)
+    x = np.random.default_rng(0).random((2, 64, 64, 1), dtype=np.float32)
+    y = model.predict_on_batch(x)
+    assert y.shape == (2, 64, 64, 1) and 0.0 <= y.min() and y.max() <= 1.0
+    perfect = dice_bce_loss(np.ones((1, 8, 8, 1), "float32"), np.full((1, 8, 8, 1), 0.999, "float32"))
+    worst = dice_bce_loss(np.ones((1, 8, 8, 1), "float32"), np.full((1, 8, 8, 1), 0.001, "float32"))
+    assert float(perfect[0]) < 0.05 < 1.0 < float(worst[0])
