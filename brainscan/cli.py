@@ -68,6 +68,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         train(args)
         return 0
+    if args.model == "segmenter":
+        from brainscan.models.training.train_segmenter import train as train_segmenter
+
+        train_segmenter(args)
+        return 0
     print(f"unknown model {args.model}", file=sys.stderr)
     return 2
 
@@ -131,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     from brainscan.models.training.train_classifier import add_arguments
 
     add_arguments(train_sub.add_parser("classifier", help="VGG16 tumour classifier"))
+    from brainscan.models.training.train_segmenter import add_arguments as add_segmenter_arguments
+
+    add_segmenter_arguments(train_sub.add_parser("segmenter", help="U-Net tumour segmentation"))
     train.set_defaults(func=cmd_train)
 
     export = sub.add_parser("export", help="turn a training run into a shipped model + model card")

@@ -31,3 +31,17 @@ def test_unet_maps_slice_to_probability_map():
     perfect = dice_bce_loss(np.ones((1, 8, 8, 1), "float32"), np.full((1, 8, 8, 1), 0.999, "float32"))
     worst = dice_bce_loss(np.ones((1, 8, 8, 1), "float32"), np.full((1, 8, 8, 1), 0.001, "float32"))
     assert float(perfect[0]) < 0.05 < 1.0 < float(worst[0])
+
+
+def test_mask_grid_round_trip_stays_binary_and_aligned():
+    from brainscan.models.preprocess import square_to_source
+    from brainscan.models.training.train_segmenter import mask_to_grid
+
+    mask = np.zeros((512, 400), np.uint8)
+    mask[100:220, 150:300] = 255
+    grid = mask_to_grid(mask, 256)
+    assert grid.shape == (256, 256) and set(np.unique(grid)) == {0, 1}
+    back = square_to_source(grid.astype(np.float32), (512, 400), resample="nearest") > 0.5
+    truth = mask > 0
+    overlap = 2 * (back & truth).sum() / (back.sum() + truth.sum())
+    assert overlap > 0.97

@@ -64,4 +64,7 @@ def block_split(
             break
         val.extend(blocks[key])
     val_set = set(val)
-    return np.asarray([i for i in range(len(items)) if i not in val_set]), np.asarray(sorted(val))
+    train = [i for i in range(len(items)) if i not in val_set]
+    if not train or not val:
+        raise ValueError(f"{len(items)} slices in blocks of {block} cannot be split into train and validation")
+    return np.asarray(train, dtype=np.int64), np.asarray(sorted(val), dtype=np.int64)

@@ -105,8 +105,11 @@ class RunState:
         tmp.replace(self.file)
 
 
-def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int):
+def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int, monitor: str = "val_accuracy"):
+    """Per-epoch checkpointing shared by the classifier and segmenter runs (higher ``monitor`` is better)."""
     import keras
+
+    best_key = f"best_{monitor}"
 
     class Checkpoint(keras.callbacks.Callback):
         """Saves last.keras and state.json atomically each epoch; best weights on improvement."""
@@ -117,9 +120,9 @@ def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             seconds = time.time() - self.started
-            val_acc = float(logs.get("val_accuracy", 0.0))
-            if val_acc > state.data["best_val_accuracy"]:
-                state.data["best_val_accuracy"] = val_acc
+            val_acc = float(logs.get(monitor, 0.0))
+            if val_acc > state.data.get(best_key, 0.0):
+                state.data[best_key] = val_acc
                 state.data["best_epoch"] = epoch + 1
                 self.model.save_weights(out / "best.weights.h5")
             tmp = out / "last.tmp.keras"
@@ -128,11 +131,11 @@ def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int):
             state.data["epoch"] = epoch + 1
             state.save()
             log.info(
-                "epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f | %.0f s, %.2f img/s",
+                "epoch %d: loss %.4f val_loss %.4f %s %.4f | %.0f s, %.2f img/s",
                 epoch + 1,
                 logs.get("loss", math.nan),
-                logs.get("accuracy", math.nan),
                 logs.get("val_loss", math.nan),
+                monitor,
                 val_acc,
                 seconds,
                 images_per_epoch / seconds,
