@@ -78,10 +78,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from brainscan.models.training.export_classifier import export
+    if args.model == "segmenter":
+        from brainscan.models.training.export_segmenter import export
+    else:
+        from brainscan.models.training.export_classifier import export
 
     card = export(args)
-    print(json.dumps({k: card[k] for k in ("file", "sha256", "epochs", "validation", "calibration")}, indent=2))
+    print(json.dumps({k: card.get(k) for k in ("file", "sha256", "epochs", "validation", "calibration")}, indent=2))
     return 0
 
 
@@ -92,12 +95,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainscan.models.spec import read_spec, shipped_classifier_spec
 
     try:
-        spec = read_spec(args.card) if args.card else shipped_classifier_spec()
-        report = evaluate_classifier(KerasClassifier.from_spec(spec), args.dir)
+        if args.model == "segmenter":
+            from brainscan.config import models_dir
+            from brainscan.models.keras_segmenter import KerasSegmenter
+            from brainscan.models.segmentation_evaluation import evaluate_segmenter
+            from brainscan.models.training.export_segmenter import CARD_FILE
+
+            spec = read_spec(args.card or models_dir() / CARD_FILE)
+            report = evaluate_segmenter(KerasSegmenter.from_spec(spec), args.dir)
+            text = (
+                f"n = {report['n']}  dice mean {report['dice_mean']:.4f}  median {report['dice_median']:.4f}  "
+                f"IoU mean {report['iou_mean']:.4f}  {report['ms_per_slice']:.1f} ms/slice\n"
+                + "  ".join(f"{k}: {v:.4f}" for k, v in report["dice_by_label"].items())
+            )
+        else:
+            spec = read_spec(args.card) if args.card else shipped_classifier_spec()
+            report = evaluate_classifier(KerasClassifier.from_spec(spec), args.dir)
+            text = format_report(report)
     except BrainScanError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(format_report(report))
+    print(text)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
@@ -146,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     from brainscan.models.training.export_classifier import add_arguments as add_export_arguments
 
     add_export_arguments(export_sub.add_parser("classifier"))
+    from brainscan.models.training.export_segmenter import add_arguments as add_export_segmenter_arguments
+
+    add_export_segmenter_arguments(export_sub.add_parser("segmenter"))
     export.set_defaults(func=cmd_export)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a model on a labelled folder (no augmentation)")
@@ -154,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_classifier.add_argument("dir", type=Path)
     evaluate_classifier.add_argument("--json", type=Path, help="write the metrics as JSON here")
     evaluate_classifier.add_argument("--card", type=Path, help="model card (default: the shipped one)")
+    evaluate_segmenter = evaluate_sub.add_parser("segmenter", help="DIR/images, DIR/masks, DIR/labels.csv")
+    evaluate_segmenter.add_argument("dir", type=Path)
+    evaluate_segmenter.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    evaluate_segmenter.add_argument("--card", type=Path, help="model card (default: the shipped one)")
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
