@@ -14,11 +14,11 @@ import numpy as np
 from PIL import Image
 
 from brainscan.errors import SeriesLoadError
+from brainscan.io.scan import IMAGE_SUFFIXES
 from brainscan.models.preprocess import preprocess_gray
 from brainscan.types import CLASS_NAMES
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True)

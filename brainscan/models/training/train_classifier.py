@@ -144,17 +144,40 @@ def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int, 
     return Checkpoint()
 
 
+def configure_run_logging(out: Path) -> None:
+    """Log to ``out/train.log`` and to stderr (progress and throughput)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for handler in (logging.FileHandler(out / "train.log"), logging.StreamHandler()):
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+
+
+def fit_run(model, train_ds, val_ds, out: Path, state: RunState, epochs: int, steps: int, batch_size: int,
+            monitor: str = "val_accuracy") -> None:  # fmt: skip
+    """model.fit from the run's saved epoch, with the CSV log and per-epoch checkpoints."""
+    import keras
+
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        initial_epoch=state.data["epoch"],
+        steps_per_epoch=steps,
+        verbose=2,
+        callbacks=[
+            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            make_checkpoint_callback(out, state, steps * batch_size, monitor=monitor),
+        ],
+    )
+
+
 def train(args: argparse.Namespace) -> Path:
     """Train (or resume) and return the run folder."""
     import keras
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(out / "train.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().addHandler(logging.StreamHandler())  # progress and throughput on stderr too
-    logging.getLogger().setLevel(logging.INFO)
+    configure_run_logging(out)
 
     data = list_class_folders(args.data)
     split_file = out / "split.json"
@@ -209,16 +232,5 @@ def train(args: argparse.Namespace) -> Path:
         }
     )
     state.save()
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=args.epochs,
-        initial_epoch=state.data["epoch"],
-        steps_per_epoch=steps,
-        verbose=2,
-        callbacks=[
-            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-            make_checkpoint_callback(out, state, steps * args.batch_size),
-        ],
-    )
+    fit_run(model, train_ds, val_ds, out, state, args.epochs, steps, args.batch_size)
     return out

@@ -18,7 +18,7 @@ from PIL import Image
 from brainscan.models.preprocess import pad_to_square, preprocess_gray
 from brainscan.models.segmenter import SEGMENTER_SIZE, build_segmenter, dice_bce_loss
 from brainscan.models.training.segmentation_data import block_split, read_segmentation_set
-from brainscan.models.training.train_classifier import RunState, make_checkpoint_callback
+from brainscan.models.training.train_classifier import RunState, configure_run_logging, fit_run
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,7 @@ def train(args: argparse.Namespace) -> Path:
     import keras
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    for handler in (logging.FileHandler(out / "train.log"), logging.StreamHandler()):
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(logging.INFO)
+    configure_run_logging(out)
 
     items = read_segmentation_set(args.data)
     split_file = out / "split.json"
@@ -162,16 +158,5 @@ def train(args: argparse.Namespace) -> Path:
     state.data.update({"epochs_planned": args.epochs, "steps_per_epoch": steps, "batch_size": args.batch_size,
                        "seed": args.seed, "lr": args.lr, "base_filters": args.base_filters})  # fmt: skip
     state.save()
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=args.epochs,
-        initial_epoch=state.data["epoch"],
-        steps_per_epoch=steps,
-        verbose=2,
-        callbacks=[
-            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-            make_checkpoint_callback(out, state, steps * args.batch_size, monitor="val_dice"),
-        ],
-    )
+    fit_run(model, train_ds, val_ds, out, state, args.epochs, steps, args.batch_size, monitor="val_dice")
     return out
