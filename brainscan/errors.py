@@ -25,3 +25,7 @@ class StorageError(BrainScanError):
 
 class ReportError(BrainScanError):
     """A report could not be written."""
+
+
+class AnalysisCancelled(BrainScanError):
+    """The user cancelled an analysis; nothing was saved."""

@@ -138,3 +138,63 @@ class StudyRecord:
     result_json: str = "{}"
     created_at: str = ""
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model produced a result: shown in the result panel, the report, the JSON and the history."""
+
+    name: str
+    version: str
+    sha256: str
+    validation: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def sha256_prefix(self) -> str:
+        return self.sha256[:12]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "sha256": self.sha256, "validation": self.validation}
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentationResult:
+    """Tumour outline of one slice on the slice's own pixel grid, after post-processing."""
+
+    index: int
+    mask: np.ndarray  # bool, shape (rows, columns)
+    area: float  # in ``area_unit``
+    area_unit: str  # "mm2" or "px"
+    longest_diameter: float | None  # mm, or px when spacing is unknown
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisResult:
+    """Everything one analysis of one series produced; the GUI, CLI, report and history all read this.
+
+    ``segmentations`` holds only slices the gate let through (see brainscan.pipeline.analyze) whose cleaned
+    mask is not empty. ``heatmaps`` holds Grad-CAM maps in [0, 1] on the slice grid for the key slices.
+    """
+
+    volume: Volume
+    predictions: tuple[SlicePrediction, ...]
+    verdict: SeriesVerdict
+    segmentations: dict[int, SegmentationResult]
+    heatmaps: dict[int, np.ndarray]
+    volume_ml: float | None
+    longest_diameter: float | None
+    area_unit: str
+    models: tuple[ModelInfo, ...]
+    gate: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    analysed_at: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def info(self) -> SeriesInfo:
+        return self.volume.info
+
+    def area_of(self, index: int) -> float:
+        """Tumour area of slice ``index`` in ``area_unit`` (0 when no tumour was outlined there)."""
+        seg = self.segmentations.get(index)
+        return seg.area if seg is not None else 0.0

@@ -119,3 +119,54 @@ def write_series(
 def true_order(volume) -> list[int]:
     """Recover the slice index encoded by write_series in each loaded slice."""
     return [int(round(float(s[1, 1]) / 100.0)) - 1 for s in volume.pixels]
+
+
+LESION_VALUE = 1000
+BRAIN_VALUE = 400
+
+
+def phantom_slices(n: int = 8, shape=(64, 64), lesion_slices=(3, 4, 5), radius: int = 8) -> np.ndarray:
+    """(n, rows, cols) uint16: an elliptical 'brain' (400) with a bright disc 'lesion' (1000) on some slices.
+
+    The fake models in tests/fakes.py find exactly the lesion pixels, so areas and volumes are known.
+    """
+    rows, cols = shape
+    yy, xx = np.mgrid[:rows, :cols]
+    brain = ((yy - rows / 2) / (rows * 0.42)) ** 2 + ((xx - cols / 2) / (cols * 0.38)) ** 2 <= 1.0
+    out = np.zeros((n, rows, cols), np.uint16)
+    for k in range(n):
+        out[k][brain] = BRAIN_VALUE
+        if k in lesion_slices:
+            disc = (yy - rows * 0.4) ** 2 + (xx - cols * 0.55) ** 2 <= radius**2
+            out[k][disc] = LESION_VALUE
+    return out
+
+
+def write_phantom_series(
+    folder: Path,
+    n: int = 8,
+    *,
+    shape=(64, 64),
+    lesion_slices=(3, 4, 5),
+    spacing=(0.5, 0.5),
+    slice_gap: float = 2.0,
+    patient_name: str = "Doe^Jane",
+    **kwargs,
+) -> tuple[str, np.ndarray]:
+    """Write phantom_slices() as an axial DICOM series (shuffled file names); returns (UID, pixels)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uid = generate_uid()
+    pixels = phantom_slices(n, shape, lesion_slices)
+    names = np.random.default_rng(1).permutation(n)
+    for k in range(n):
+        ds = make_dataset(
+            pixels[k],
+            series_uid=uid,
+            position=(0.0, 0.0, slice_gap * k),
+            instance=k + 1,
+            spacing=spacing,
+            patient_name=patient_name,
+            **kwargs,
+        )
+        ds.save_as(folder / f"S{names[k]:03d}.dcm", enforce_file_format=True)
+    return uid, pixels

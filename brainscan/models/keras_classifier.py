@@ -63,3 +63,16 @@ class KerasClassifier:
             raise InferenceError(f"The classifier failed on these images ({type(exc).__name__}).") from exc
         probs = np.concatenate(out) if out else np.zeros((0, 4))
         return apply_temperature(probs, self.temperature)
+
+    def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
+        """Grad-CAM for ``class_index`` (the predicted class when None) on the slice's own grid.
+
+        Raises:
+            InferenceError: when the gradient computation fails.
+        """
+        from brainscan.models.gradcam import grad_cam
+
+        try:
+            return grad_cam(self.model, pixels, class_index)
+        except Exception as exc:  # noqa: BLE001
+            raise InferenceError(f"The heat map could not be computed ({type(exc).__name__}).") from exc

@@ -19,3 +19,15 @@ class Classifier(Protocol):
     def predict(self, slices: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray: ...
 
     def raw_probabilities(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
+        """Grad-CAM style heat map in [0, 1] with the shape of the 2D slice ``pixels``."""
+        ...
+
+
+class Segmenter(Protocol):
+    """Per-slice tumour segmenter: raw 2D slices in, tumour probability maps on each slice's grid out."""
+
+    spec: ModelSpec | None
+
+    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 16) -> list[np.ndarray]: ...

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brainscan.errors import ModelError
+from brainscan.types import ModelInfo
 
 CLASSIFIER_CARD = "classifier_vgg16.json"
+SEGMENTER_CARD = "segmenter_unet.json"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class ModelSpec:
     @property
     def sha256_prefix(self) -> str:
         return self.sha256[:12]
+
+    def info(self) -> ModelInfo:
+        """The facts a result, report or history row keeps about this model."""
+        return ModelInfo(self.name, self.version, self.sha256, dict(self.card.get("validation", {})))
 
 
 def read_spec(card_path: Path) -> ModelSpec:
@@ -59,3 +65,9 @@ def shipped_classifier_spec() -> ModelSpec:
     from brainscan.config import models_dir
 
     return read_spec(models_dir() / CLASSIFIER_CARD)
+
+
+def shipped_segmenter_spec() -> ModelSpec:
+    from brainscan.config import models_dir
+
+    return read_spec(models_dir() / SEGMENTER_CARD)

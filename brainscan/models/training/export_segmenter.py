@@ -12,10 +12,11 @@ import numpy as np
 from brainscan import __version__
 from brainscan.models.integrity import sha256_of
 from brainscan.models.segmenter import SEGMENTER_SIZE
+from brainscan.models.spec import SEGMENTER_CARD
 from brainscan.pipeline.masks import clean_mask, dice
 
 WEIGHTS_FILE = "segmenter_unet.npz"
-CARD_FILE = "segmenter_unet.json"
+CARD_FILE = SEGMENTER_CARD
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

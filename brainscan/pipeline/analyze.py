@@ -1,0 +1,161 @@
+"""analyze(volume, models) -> AnalysisResult: the one analysis path shared by the GUI worker, CLI and tests.
+
+Steps, each reporting progress through ``on_progress(done, total, message)`` and checking
+``should_cancel()`` between batches:
+
+1. classify every slice (calibrated probabilities), in batches;
+2. series verdict (brainscan.pipeline.verdict);
+3. segmentation **gate**: a slice is segmented only when the series verdict is "tumour" and that slice's
+   own tumour probability is at least the verdict threshold (0.5). Slices the classifier calls tumour-free
+   never show an outline, so the mask and the verdict cannot contradict each other;
+4. segment the gated slices, clean the masks (brainscan.pipeline.masks), measure area per slice, volume over
+   the series (needs pixel and slice spacing) and the longest diameter;
+5. Grad-CAM heat maps for the key slices (up to 6), the slices a report shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from brainscan.errors import AnalysisCancelled, InferenceError
+from brainscan.pipeline.masks import clean_mask
+from brainscan.pipeline.measure import area, longest_diameter, volume_ml
+from brainscan.pipeline.verdict import series_verdict
+from brainscan.types import AnalysisResult, ModelInfo, SegmentationResult, SlicePrediction, Volume
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, str], None]
+CancelCheck = Callable[[], bool]
+
+VERDICT_THRESHOLD = 0.5
+CLASSIFY_BATCH = 8
+SEGMENT_BATCH = 4
+
+
+def model_info(model) -> ModelInfo:
+    """ModelInfo from a model's spec; models without a spec (tests, ad-hoc) are named by their class."""
+    spec = getattr(model, "spec", None)
+    if spec is not None:
+        return spec.info()
+    return ModelInfo(type(model).__name__, "unversioned", "")
+
+
+def analyze(
+    volume: Volume,
+    classifier,
+    segmenter=None,
+    on_progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+    explain: bool = True,
+) -> AnalysisResult:
+    """Run the steps above on every slice of ``volume``.
+
+    Args:
+        volume: the loaded series.
+        classifier: a brainscan.models.protocols.Classifier.
+        segmenter: a brainscan.models.protocols.Segmenter, or None to skip outlines.
+        on_progress: called with (done, total, message) after each batch.
+        should_cancel: polled between batches; when it returns True the analysis stops.
+        explain: compute Grad-CAM for the key slices.
+
+    Raises:
+        AnalysisCancelled: when ``should_cancel`` returned True.
+        InferenceError: when a model fails or returns output of the wrong shape.
+    """
+    report = on_progress or (lambda done, total, message: None)
+    cancelled = should_cancel or (lambda: False)
+    slices = volume.pixels
+    n = volume.n_slices
+    timings: dict[str, float] = {}
+    # total grows once we know how many slices the gate lets through
+    total = n
+
+    def check() -> None:
+        if cancelled():
+            raise AnalysisCancelled("The analysis was cancelled; nothing was saved.")
+
+    start = time.perf_counter()
+    probabilities = []
+    for first in range(0, n, CLASSIFY_BATCH):
+        check()
+        batch = [slices[i] for i in range(first, min(n, first + CLASSIFY_BATCH))]
+        out = np.asarray(classifier.predict(batch, batch_size=CLASSIFY_BATCH), dtype=np.float64)
+        if out.shape != (len(batch), 4):
+            raise InferenceError(f"The classifier returned {out.shape} instead of ({len(batch)}, 4).")
+        probabilities.append(out)
+        report(min(n, first + CLASSIFY_BATCH), total, f"Classified slice {min(n, first + CLASSIFY_BATCH)} of {n}")
+    probs = np.concatenate(probabilities) if probabilities else np.zeros((0, 4))
+    predictions = tuple(SlicePrediction(i, tuple(float(p) for p in row)) for i, row in enumerate(probs))
+    verdict = series_verdict(predictions, threshold=VERDICT_THRESHOLD)
+    timings["classify"] = time.perf_counter() - start
+
+    gated = [p.index for p in predictions if p.tumour_probability >= VERDICT_THRESHOLD] if verdict.tumour else []
+    key = list(verdict.key_slices) if (explain and hasattr(classifier, "explain")) else []
+    total = n + (len(gated) if segmenter is not None else 0) + len(key)
+    done = n
+    warnings: list[str] = []
+
+    segmentations: dict[int, SegmentationResult] = {}
+    start = time.perf_counter()
+    if segmenter is None:
+        warnings.append("No segmentation model is installed: no tumour outlines or measurements.")
+    else:
+        for first in range(0, len(gated), SEGMENT_BATCH):
+            check()
+            chunk = gated[first : first + SEGMENT_BATCH]
+            maps = segmenter.predict([slices[i] for i in chunk], batch_size=SEGMENT_BATCH)
+            if len(maps) != len(chunk):
+                raise InferenceError(f"The segmenter returned {len(maps)} maps for {len(chunk)} slices.")
+            for index, prob_map in zip(chunk, maps, strict=True):
+                if np.shape(prob_map) != slices[index].shape:
+                    raise InferenceError(
+                        f"The segmenter returned a {np.shape(prob_map)} map for a {slices[index].shape} slice."
+                    )
+                mask = clean_mask(prob_map, pixel_spacing_mm=volume.pixel_spacing_mm)
+                if mask.any():
+                    a = area(mask, volume.pixel_spacing_mm)
+                    segmentations[index] = SegmentationResult(
+                        index, mask, a.value, a.unit, longest_diameter(mask, volume.pixel_spacing_mm)
+                    )
+            done += len(chunk)
+            report(done, total, f"Outlined {min(first + SEGMENT_BATCH, len(gated))} of {len(gated)} tumour slices")
+    timings["segment"] = time.perf_counter() - start
+
+    heatmaps: dict[int, np.ndarray] = {}
+    start = time.perf_counter()
+    for index in key:
+        check()
+        class_index = int(np.argmax(probs[index]))
+        heatmaps[index] = np.asarray(classifier.explain(slices[index], class_index), dtype=np.float32)
+        done += 1
+        report(done, total, f"Heat map for key slice {index + 1}")
+    timings["explain"] = time.perf_counter() - start
+
+    masks = [s.mask for s in segmentations.values()]
+    diameters = [s.longest_diameter for s in segmentations.values() if s.longest_diameter is not None]
+    models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
+    if volume.pixel_spacing_mm is None:
+        warnings.append("Pixel spacing unknown (not DICOM): areas are in pixels, no volume in mL.")
+    return AnalysisResult(
+        volume=volume,
+        predictions=predictions,
+        verdict=verdict,
+        segmentations=segmentations,
+        heatmaps=heatmaps,
+        volume_ml=volume_ml(masks, volume.pixel_spacing_mm, volume.slice_spacing_mm)
+        if masks
+        else (0.0 if volume.pixel_spacing_mm and volume.slice_spacing_mm and segmenter is not None else None),
+        longest_diameter=max(diameters) if diameters else None,
+        area_unit="mm2" if volume.pixel_spacing_mm is not None else "px",
+        models=tuple(models),
+        gate=f"outline slices with P(tumour) >= {VERDICT_THRESHOLD:g} when the series verdict is tumour",
+        timings_s=timings,
+        analysed_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,137 @@
+"""AnalysisResult -> plain data: the analyze JSON, the de-identified header and the history record.
+
+De-identification (``--deidentify``) removes the patient name, ID and birth date, the accession number and
+every file path (folder names often carry patient names), and puts a study code in their place. The code
+is ``BS-`` plus the first 8 hex digits of SHA-256 over the study and series UIDs: the same study always
+gets the same code, and the code does not reveal the UIDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from brainscan import __version__
+from brainscan.io.describe import describe_series
+from brainscan.render import compose, png_bytes, window_to_uint8
+from brainscan.types import CLASS_NAMES, AnalysisResult, StudyMeta, StudyRecord
+
+DISCLAIMER = (
+    "Decision support, not a diagnosis. BrainScan's models were trained on public MRI collections and can be "
+    "wrong; a qualified clinician must read the images."
+)
+REMOVED = "(removed)"
+
+
+def study_code(result: AnalysisResult) -> str:
+    """Stable pseudonym for a study (see module docstring)."""
+    info = result.info
+    key = f"{info.meta.study_uid}|{info.series_uid}".encode()
+    return "BS-" + hashlib.sha256(key).hexdigest()[:8].upper()
+
+
+def header_meta(result: AnalysisResult, deidentify: bool) -> dict[str, str]:
+    """Patient and study fields for a report header, de-identified on request."""
+    meta = result.info.meta
+    header = {
+        "patient_name": meta.patient_name,
+        "patient_id": meta.patient_id,
+        "patient_birth_date": meta.patient_birth_date,
+        "accession_number": meta.accession_number,
+        "study_date": meta.study_date,
+        "study_description": meta.study_description,
+        "institution": meta.institution,
+        "series_description": result.info.description,
+        "study_code": study_code(result),
+    }
+    if deidentify:
+        for key in ("patient_name", "patient_id", "patient_birth_date", "accession_number", "institution"):
+            header[key] = REMOVED if header[key] else ""
+    return header
+
+
+def _scrub_paths(series: dict) -> dict:
+    series = dict(series)
+    series["source"] = REMOVED
+    series["skipped"] = [{"path": REMOVED, "reason": s["reason"]} for s in series["skipped"]]
+    return series
+
+
+def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
+    """The JSON written by ``brainscan analyze --json`` (also stored in the history)."""
+    series = describe_series(result.info, result.volume)
+    if deidentify:
+        series = _scrub_paths(series)
+    area_key = f"tumour_area_{result.area_unit}"
+    slices = []
+    for p in result.predictions:
+        seg = result.segmentations.get(p.index)
+        slices.append(
+            {
+                "index": p.index,
+                "label": p.label,
+                "tumour_probability": round(p.tumour_probability, 6),
+                "probabilities": {name: round(p.probabilities[i], 6) for i, name in enumerate(CLASS_NAMES)},
+                area_key: round(seg.area, 3) if seg else 0.0,
+                "outlined": seg is not None,
+                "longest_diameter": round(seg.longest_diameter, 2) if seg and seg.longest_diameter else None,
+            }
+        )
+    v = result.verdict
+    return {
+        "brainscan_version": __version__,
+        "analysed_at": result.analysed_at,
+        "study": header_meta(result, deidentify),
+        "series": series,
+        "verdict": {
+            "tumour": v.tumour,
+            "label": v.label,
+            "tumour_probability": round(v.tumour_probability, 6),
+            "probabilities": {k: round(x, 6) for k, x in v.probabilities.items()},
+            "key_slices": list(v.key_slices),
+            "rule": v.rule,
+        },
+        "slices": slices,
+        "area_unit": result.area_unit,
+        "volume_ml": round(result.volume_ml, 3) if result.volume_ml is not None else None,
+        "longest_diameter": round(result.longest_diameter, 2) if result.longest_diameter is not None else None,
+        "longest_diameter_unit": "mm" if result.area_unit == "mm2" else "px",
+        "segmentation_gate": result.gate,
+        "models": [m.to_dict() for m in result.models],
+        "warnings": list(result.warnings),
+        "timings_s": {k: round(x, 3) for k, x in result.timings_s.items()},
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def render_slice(result: AnalysisResult, index: int, opacity: float = 0.35, heat: bool = False) -> np.ndarray:
+    """RGB uint8 rendering of slice ``index`` with its outline (and heat map on request), default window."""
+    center, width = result.volume.window
+    grey = window_to_uint8(result.volume.pixels[index], center, width)
+    seg = result.segmentations.get(index)
+    heatmap = result.heatmaps.get(index) if heat else None
+    return compose(grey, seg.mask if seg else None, heatmap, opacity)
+
+
+def to_study_record(result: AnalysisResult, thumbnail_side: int = 96) -> StudyRecord:
+    """The history row for a finished analysis (thumbnail = first key slice with its outline)."""
+    info = result.info
+    key = result.verdict.key_slices[0] if result.verdict.key_slices else result.volume.n_slices // 2
+    return StudyRecord(
+        source_path=str(info.source),
+        series_uid=info.series_uid,
+        description=info.description,
+        verdict_label=result.verdict.label,
+        tumour=result.verdict.tumour,
+        tumour_probability=result.verdict.tumour_probability,
+        probabilities=dict(result.verdict.probabilities),
+        meta=info.meta if isinstance(info.meta, StudyMeta) else StudyMeta(),
+        volume_ml=result.volume_ml,
+        longest_diameter_mm=result.longest_diameter if result.area_unit == "mm2" else None,
+        models=tuple(m.to_dict() for m in result.models),
+        thumbnail_png=png_bytes(render_slice(result, key), max_side=thumbnail_side),
+        result_json=json.dumps(result_to_dict(result)),
+        created_at=result.analysed_at,
+    )
