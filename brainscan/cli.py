@@ -121,6 +121,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from brainscan.analyze_cli import run
+
+    return run(args)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from brainscan.app import run_gui
 
@@ -136,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("paths", nargs="+", type=Path)
     info.add_argument("--json", action="store_true", help="print a JSON list, one object per series")
     info.set_defaults(func=cmd_info)
+
+    analyze = sub.add_parser("analyze", help="analyse series headlessly (JSON, PDF, history)")
+    from brainscan.analyze_cli import add_arguments as add_analyze_arguments
+
+    add_analyze_arguments(analyze)
+    analyze.set_defaults(func=cmd_analyze)
 
     bench = sub.add_parser("bench", help="time parts of BrainScan")
     bench_sub = bench.add_subparsers(dest="target", required=True)
@@ -186,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    commands = {"info", "bench", "train", "export", "evaluate"}
+    commands = {"info", "analyze", "bench", "train", "export", "evaluate"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         gui = argparse.Namespace(paths=[Path(a) for a in argv])
         return cmd_gui(gui)

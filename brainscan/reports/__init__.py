@@ -1,1 +1,1 @@
-"""PDF reports."""
+"""PDF reports (see brainscan.reports.pdf)."""

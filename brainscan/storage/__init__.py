@@ -1,5 +1,5 @@
 """Study history in SQLite (stdlib sqlite3)."""
 
-from brainscan.storage.history import HistoryStore
+from brainscan.storage.history import HistoryStore, default_history_path
 
-__all__ = ["HistoryStore"]
+__all__ = ["HistoryStore", "default_history_path"]

@@ -1,0 +1,125 @@
+"""`brainscan analyze PATH... [--json FILE] [--pdf FILE] [--deidentify] [--no-history]`: the headless path.
+
+Runs the same scan -> load -> analyze -> history -> report steps as the GUI, for batches and scripts.
+With one series, ``--json`` gets one object and ``--pdf`` one report; with several series, the JSON is a
+list (one object per series, in scan order) and reports are numbered ``FILE-2.pdf``, ``FILE-3.pdf``, ...
+Exit status: 0 when every series was analysed, 1 when some failed, 2 when none could be loaded or analysed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from brainscan.errors import BrainScanError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, help="DICOM or JPEG/PNG files and folders")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--pdf", type=Path, help="write a PDF report here")
+    parser.add_argument("--deidentify", action="store_true", help="remove patient name, ID, birth date and paths")
+    parser.add_argument("--no-history", action="store_true", help="do not save the studies in the history")
+    parser.add_argument("--no-heatmaps", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class ProgressBar:
+    """A one-line progress bar with ETA on stderr; on a non-terminal it prints a line every 10%."""
+
+    def __init__(self, label: str, enabled: bool = True, stream=sys.stderr):
+        self.label, self.enabled, self.stream = label, enabled, stream
+        self.start = time.perf_counter()
+        self.last_decile = -1
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if not self.enabled or total <= 0:
+            return
+        fraction = min(1.0, done / total)
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        if self.tty:
+            bar = "#" * int(fraction * 30)
+            self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:4.0%} ETA {eta:4.0f} s  {message[:40]:<40}")
+            if done >= total:
+                self.stream.write("\n")
+        elif int(fraction * 10) > self.last_decile:
+            self.last_decile = int(fraction * 10)
+            self.stream.write(f"{self.label}: {fraction:.0%} ({message})\n")
+        self.stream.flush()
+
+
+def numbered(path: Path, n: int) -> Path:
+    return path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from brainscan.io import load, scan
+    from brainscan.models.loading import load_shipped_models
+    from brainscan.pipeline.analyze import analyze
+    from brainscan.pipeline.summary import result_to_dict, to_study_record
+
+    try:
+        found = scan(args.paths)
+    except BrainScanError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    volumes = []
+    for info in found:
+        try:
+            volumes.append(load(info))
+        except BrainScanError as exc:
+            print(f"{info.description} ({info.source}): {exc}", file=sys.stderr)
+    if not volumes:
+        print("No series could be loaded.", file=sys.stderr)
+        return 2
+    try:
+        models = load_shipped_models()
+    except BrainScanError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for warning in models.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+    store = None
+    if not args.no_history:
+        from brainscan.storage import HistoryStore, default_history_path
+
+        store = HistoryStore(default_history_path())
+    outputs, failures = [], 0
+    for number, volume in enumerate(volumes, start=1):
+        label = f"{volume.info.description or 'series'} ({volume.n_slices} slices)"
+        try:
+            result = analyze(
+                volume,
+                models.classifier,
+                models.segmenter,
+                on_progress=ProgressBar(label, enabled=not args.quiet),
+                explain=not args.no_heatmaps,
+            )
+            if store is not None:
+                store.add(to_study_record(result))
+            if args.pdf:
+                from brainscan.reports import write_pdf
+
+                write_pdf(result, numbered(args.pdf, number), deidentify=args.deidentify)
+        except BrainScanError as exc:
+            print(f"{label}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        outputs.append(result_to_dict(result, deidentify=args.deidentify))
+        v = result.verdict
+        print(
+            f"{label}: {'TUMOUR' if v.tumour else 'no tumour'} ({v.label}, P(tumour) {v.tumour_probability:.2f})"
+            + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else "")
+        )
+    if args.json and outputs:
+        payload = outputs[0] if len(volumes) == 1 else outputs
+        args.json.write_text(json.dumps(payload, indent=2))
+    if not outputs:
+        return 2
+    return 1 if failures else 0
