@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class ProgressBar:
     """A one-line progress bar with ETA on stderr; on a non-terminal it prints a line every 10%."""
 
-    def __init__(self, label: str, enabled: bool = True, stream=sys.stderr):
-        self.label, self.enabled, self.stream = label, enabled, stream
+    def __init__(self, label: str, enabled: bool = True, stream=None):
+        self.label, self.enabled = label, enabled
+        self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.last_decile = -1
         self.tty = hasattr(stream, "isatty") and stream.isatty()
