@@ -148,6 +148,7 @@ def write_phantom_series(
     *,
     shape=(64, 64),
     lesion_slices=(3, 4, 5),
+    radius: int = 8,
     spacing=(0.5, 0.5),
     slice_gap: float = 2.0,
     patient_name: str = "Doe^Jane",
@@ -156,7 +157,7 @@ def write_phantom_series(
     """Write phantom_slices() as an axial DICOM series (shuffled file names); returns (UID, pixels)."""
     folder.mkdir(parents=True, exist_ok=True)
     uid = generate_uid()
-    pixels = phantom_slices(n, shape, lesion_slices)
+    pixels = phantom_slices(n, shape, lesion_slices, radius)
     names = np.random.default_rng(1).permutation(n)
     for k in range(n):
         ds = make_dataset(

@@ -17,6 +17,7 @@ from brainscan.pipeline.masks import clean_mask, dice
 
 WEIGHTS_FILE = "segmenter_unet.npz"
 CARD_FILE = SEGMENTER_CARD
+VALIDATION_LIST = "segmenter_unet_validation_files.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +73,7 @@ def export(args: argparse.Namespace) -> dict:
             "seed": split["seed"],
             "n_train": len(split["train"]),
             "n_validation": len(val),
+            "validation_files": VALIDATION_LIST,
         },
         "seed": state.get("seed"),
         "epochs": state.get("best_epoch"),
@@ -80,5 +82,6 @@ def export(args: argparse.Namespace) -> dict:
         "date": today,
         "brainscan_version": __version__,
     }
+    (args.out / VALIDATION_LIST).write_text(json.dumps({"files": split.get("val_files", [])}, indent=1))
     (args.out / CARD_FILE).write_text(json.dumps(card, indent=2))
     return card

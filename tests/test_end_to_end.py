@@ -1,0 +1,32 @@
+"""End to end with the REAL shipped models: a generated DICOM series through `brainscan analyze`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from brainscan import cli
+from brainscan.config import models_dir
+from brainscan.models.spec import CLASSIFIER_CARD, read_spec
+from brainscan.types import CLASS_NAMES
+from tests.dicom_factory import write_phantom_series
+
+pytestmark = pytest.mark.slow
+
+
+def test_real_models_analyse_a_generated_dicom_series(tmp_path):
+    card = models_dir() / CLASSIFIER_CARD
+    if not card.exists():
+        pytest.skip("no classifier is shipped yet (resources/models/classifier_vgg16.json absent)")
+    write_phantom_series(tmp_path / "series", n=6, shape=(128, 128), lesion_slices=(2, 3), radius=12)
+    out = tmp_path / "result.json"
+    assert cli.main(["analyze", str(tmp_path / "series"), "--json", str(out), "--quiet"]) == 0
+    data = json.loads(out.read_text())
+    assert data["verdict"]["label"] in CLASS_NAMES
+    assert sum(data["verdict"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert len(data["slices"]) == 6
+    for entry in data["slices"]:
+        assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert entry["tumour_area_mm2"] >= 0.0
+    assert data["models"][0]["sha256"] == read_spec(card).sha256
