@@ -1,55 +1,30 @@
 """AnalysisResult -> plain data: the analyze JSON, the de-identified header and the history record.
 
-De-identification (``--deidentify``) removes the patient name, ID and birth date, the accession number and
-every file path (folder names often carry patient names), and puts a study code in their place. The code
-is ``BS-`` plus the first 8 hex digits of SHA-256 over the study and series UIDs: the same study always
-gets the same code, and the code does not reveal the UIDs.
+De-identification (``--deidentify``) removes the patient name, ID and birth date, the accession number, the
+institution and every file path (folder names often carry patient names), and puts a study code in their
+place (see brainscan.presentation, which also holds DISCLAIMER, header_meta and render_slice: they live
+there so that brainscan.reports can share them without importing the pipeline; they stay importable here).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-
-import numpy as np
 
 from brainscan import __version__
 from brainscan.io.describe import describe_series
-from brainscan.render import compose, png_bytes, window_to_uint8
+from brainscan.presentation import DISCLAIMER, REMOVED, header_meta, render_slice, study_code
+from brainscan.render import png_bytes
 from brainscan.types import CLASS_NAMES, AnalysisResult, StudyMeta, StudyRecord
 
-DISCLAIMER = (
-    "Decision support, not a diagnosis. BrainScan's models were trained on public MRI collections and can be "
-    "wrong; a qualified clinician must read the images."
-)
-REMOVED = "(removed)"
-
-
-def study_code(result: AnalysisResult) -> str:
-    """Stable pseudonym for a study (see module docstring)."""
-    info = result.info
-    key = f"{info.meta.study_uid}|{info.series_uid}".encode()
-    return "BS-" + hashlib.sha256(key).hexdigest()[:8].upper()
-
-
-def header_meta(result: AnalysisResult, deidentify: bool) -> dict[str, str]:
-    """Patient and study fields for a report header, de-identified on request."""
-    meta = result.info.meta
-    header = {
-        "patient_name": meta.patient_name,
-        "patient_id": meta.patient_id,
-        "patient_birth_date": meta.patient_birth_date,
-        "accession_number": meta.accession_number,
-        "study_date": meta.study_date,
-        "study_description": meta.study_description,
-        "institution": meta.institution,
-        "series_description": result.info.description,
-        "study_code": study_code(result),
-    }
-    if deidentify:
-        for key in ("patient_name", "patient_id", "patient_birth_date", "accession_number", "institution"):
-            header[key] = REMOVED if header[key] else ""
-    return header
+__all__ = [
+    "DISCLAIMER",
+    "REMOVED",
+    "header_meta",
+    "render_slice",
+    "result_to_dict",
+    "study_code",
+    "to_study_record",
+]
 
 
 def _scrub_paths(series: dict) -> dict:
@@ -104,15 +79,6 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
         "timings_s": {k: round(x, 3) for k, x in result.timings_s.items()},
         "disclaimer": DISCLAIMER,
     }
-
-
-def render_slice(result: AnalysisResult, index: int, opacity: float = 0.35, heat: bool = False) -> np.ndarray:
-    """RGB uint8 rendering of slice ``index`` with its outline (and heat map on request), default window."""
-    center, width = result.volume.window
-    grey = window_to_uint8(result.volume.pixels[index], center, width)
-    seg = result.segmentations.get(index)
-    heatmap = result.heatmaps.get(index) if heat else None
-    return compose(grey, seg.mask if seg else None, heatmap, opacity)
 
 
 def to_study_record(result: AnalysisResult, thumbnail_side: int = 96) -> StudyRecord:
