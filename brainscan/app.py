@@ -1,46 +1,116 @@
-"""GUI entry point.
+"""GUI entry point (also the PyInstaller entry point) and the only place that configures logging handlers.
 
-Until the clinician app lands (issue: desktop app), this opens a plain placeholder window that says
-what BrainScan will do and points to the CLI. It is the PyInstaller entry point and only place that
-configures logging handlers.
+``run_gui`` shows the main window first and starts loading the models behind it: nothing here or in
+``brainscan.ui`` imports TensorFlow at import time. ``measure_startup`` times a real start in a fresh process.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+STARTUP_PROBE_ENV = "BRAINSCAN_STARTUP_PROBE"
 
 
 def configure_logging() -> Path:
     from brainscan.config import user_home
 
     log_file = user_home() / "brainscan.log"
-    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
+    if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
+        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
     root.setLevel(logging.INFO)
     return log_file
 
 
-def run_gui(paths: list[Path]) -> int:
-    """Show the (placeholder) main window; returns the Qt exit code."""
+def run_gui(paths: list[Path] | None = None) -> int:
+    """Show the main window, open ``paths`` when given, and run the Qt event loop; returns its exit code."""
+    started = time.perf_counter()
     configure_logging()
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtWidgets import QApplication
 
+    from brainscan.errors import BrainScanError
+    from brainscan.ui.errors import install_excepthook, show_error
+    from brainscan.ui.main_window import MainWindow
+
+    QCoreApplication.setOrganizationName("BrainScan")
+    QCoreApplication.setApplicationName("BrainScan")
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = QMainWindow()
-    window.setWindowTitle("BrainScan")
-    label = QLabel(
-        "BrainScan\n\nThe viewer is not built yet (placeholder window).\n"
-        "Use the command line meanwhile:  brainscan info FOLDER"
-        + (f"\n\nAsked to open: {', '.join(map(str, paths))}" if paths else "")
-    )
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    window.setCentralWidget(label)
-    window.resize(900, 600)
+    install_excepthook()
+    try:
+        window = MainWindow()
+    except BrainScanError as exc:  # e.g. a history database from a newer BrainScan
+        show_error(None, exc)
+        return 2
     window.show()
+    probe = os.environ.get(STARTUP_PROBE_ENV)
+    if probe:
+        tf_before = "tensorflow" in sys.modules
+
+        def report() -> None:
+            # first event-loop turn after show(): the window is on screen and takes input
+            now = time.perf_counter()
+            try:
+                launched = float(probe) if float(probe) > 1e9 else None  # the launcher's time.time()
+            except ValueError:
+                launched = None
+            print(
+                json.dumps(
+                    {
+                        "run_gui_to_shown_s": round(now - started, 3),
+                        "launch_to_shown_s": round(time.time() - launched, 3) if launched else None,
+                        "tensorflow_imported_when_shown": tf_before,
+                    }
+                ),
+                flush=True,
+            )
+            window.close()
+
+        QTimer.singleShot(0, report)
+    if paths:
+        QTimer.singleShot(0, lambda: window.open_paths([Path(p) for p in paths]))
+    logging.getLogger(__name__).info("window shown after %.2f s", time.perf_counter() - started)
     return app.exec()
+
+
+def measure_startup(runs: int = 3, timeout: float = 120.0) -> dict:
+    """Start ``python -m brainscan`` ``runs`` times and time it until the window is shown and the event loop
+    runs (then the probe closes it). Returns medians: from process launch (interpreter start and imports
+    included) and from ``run_gui`` entry. Not used by the tests; run it with
+    ``python -m brainscan.app --measure-startup``.
+    """
+    launch, inside, tf = [], [], []
+    for _ in range(runs):
+        env = dict(os.environ, **{STARTUP_PROBE_ENV: repr(time.time())})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "brainscan"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        )
+        output, _ = process.communicate(timeout=timeout)
+        probe = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
+        launch.append(probe["launch_to_shown_s"])
+        inside.append(probe["run_gui_to_shown_s"])
+        tf.append(probe["tensorflow_imported_when_shown"])
+
+    def median(values: list[float]) -> float:
+        return round(sorted(values)[len(values) // 2], 3)
+
+    return {
+        "runs": runs,
+        "process_launch_to_shown_s_median": median(launch),
+        "run_gui_to_shown_s_median": median(inside),
+        "tensorflow_imported_before_window": any(tf),
+        "platform": os.environ.get("QT_QPA_PLATFORM", "default"),
+    }
+
+
+if __name__ == "__main__" and "--measure-startup" in sys.argv:
+    print(json.dumps(measure_startup(), indent=2))

@@ -10,7 +10,6 @@ import io
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 MASK_COLOUR = (255, 60, 60)
 CONTOUR_COLOUR = (255, 220, 0)
@@ -26,9 +25,15 @@ def window_to_uint8(pixels: np.ndarray, center: float, width: float) -> np.ndarr
 
 
 def contour(mask: np.ndarray) -> np.ndarray:
-    """One-pixel outline of a binary mask (the mask minus its erosion)."""
+    """One-pixel outline of a binary mask: the mask minus its erosion by a 3x3 cross, outside = background.
+
+    Same result as ``mask & ~scipy.ndimage.binary_erosion(mask, border_value=0)``, in plain numpy so that
+    importing this module (the viewer does at start-up) does not import scipy (about 0.3-0.9 s).
+    """
     mask = np.asarray(mask, dtype=bool)
-    return mask & ~ndimage.binary_erosion(mask, border_value=0)
+    padded = np.pad(mask, 1, constant_values=False)
+    eroded = mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~eroded
 
 
 def heat_colours(heat: np.ndarray) -> np.ndarray:

@@ -1,0 +1,423 @@
+"""MainWindow: menus, drag-and-drop, status bar, and the wiring between the views and the one worker.
+
+The window holds no analysis logic: opening, loading, analysing and saving happen in AnalysisWorker on its
+QThread; the views only draw what the worker's signals deliver. Model loading starts when the window is
+first shown; a series opened before the models are ready is displayed at once and analysed when they are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QThread, QTimer, Signal
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from brainscan.errors import ModelError
+from brainscan.ui import errors, series_picker
+from brainscan.ui.export import export_report
+from brainscan.ui.history_view import HistoryView
+from brainscan.ui.menus import build_menus
+from brainscan.ui.progress import ProgressStrip
+from brainscan.ui.result_panel import ResultPanel, tumour_slices
+from brainscan.ui.settings import add_recent, app_settings, recent_paths
+from brainscan.ui.slice_slider import SliceSlider
+from brainscan.ui.slice_view import SliceView
+from brainscan.ui.view_controls import ViewControls
+from brainscan.ui.worker import AnalysisWorker
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """The BrainScan window. ``models_loader`` and ``history_path`` exist so that tests inject fakes.
+
+    The signals below are emitted in the GUI thread after the window has handled a worker signal, so tests
+    (and anything else watching) see the updated views.
+    """
+
+    volume_shown = Signal(object)  # Volume
+    result_shown = Signal(object)  # AnalysisResult
+    error_reported = Signal(object)  # the exception shown with show_error
+    analysis_cancelled = Signal()
+    models_changed = Signal(str)  # "ready" or "failed"
+
+    def __init__(self, models_loader: Callable | None = None, history_path: Path | None = None, settings=None):
+        super().__init__()
+        from brainscan.storage import HistoryStore, default_history_path
+
+        self.setWindowTitle("BrainScan")
+        self.setAcceptDrops(True)
+        self.settings = settings if settings is not None else app_settings()
+        self.history_path = Path(history_path) if history_path else default_history_path()
+        self.store = HistoryStore(self.history_path)
+        self.volume = None
+        self.result = None
+        self.models_state = "loading"  # "ready", "failed"
+        self.models_message = "Loading the analysis models…"
+        self.pending_analysis = None
+        self.reopen_record = None
+        self.busy: str | None = None  # "open" or "analyze"
+        self._opens_pending = 0
+        self._started = self._closed = False
+
+        self.view = SliceView()
+        self.view.set_opacity(float(self.settings.value("view/opacity", self.view.opacity())))
+        self.slider = SliceSlider()
+        self.controls = ViewControls(self.view)
+        self.panel = ResultPanel()
+        self.history = HistoryView(self.store)
+        self.progress = ProgressStrip()
+        self.model_status = QLabel(self.models_message)
+        self._build_layout()
+        self.menus = build_menus(self)
+        self.menus.recent.aboutToShow.connect(self._fill_recent)
+        self._connect_views()
+
+        self.worker_thread = QThread(self)
+        self.worker_thread.setObjectName("brainscan-worker")
+        self.worker = AnalysisWorker(models_loader, self.history_path)
+        self.worker.moveToThread(self.worker_thread)
+        self._connect_worker()
+        self.worker_thread.start()
+        self._restore_settings()
+        self._update_actions()
+
+    # ---- construction ----------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addWidget(self.controls)
+        column.addWidget(self.view, 1)
+        column.addWidget(self.slider)
+        self.panel.setMinimumWidth(340)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(self.splitter)
+        self.history_dock = QDockWidget("Study history", self)
+        self.history_dock.setObjectName("history")
+        self.history_dock.setWidget(self.history)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.model_status)
+        self.resize(1280, 860)
+
+    def _connect_views(self) -> None:
+        self.slider.valueChanged.connect(self.view.set_index)
+        self.view.index_changed.connect(self.slider.setValue)
+        self.view.overlays_changed.connect(self._sync_overlay_actions)
+        self.panel.slice_activated.connect(self.view.set_index)
+        self.history.open_requested.connect(self.reopen)
+        self.progress.cancel_requested.connect(self.cancel_analysis)
+        self._sync_overlay_actions()
+
+    def _connect_worker(self) -> None:
+        w = self.worker
+        w.progress.connect(self.progress.set_progress)
+        w.models_ready.connect(self._on_models_ready)
+        w.models_failed.connect(self._on_models_failed)
+        w.series_found.connect(self._on_series_found)
+        w.volume_loaded.connect(self._on_volume_loaded)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            if self.settings.value("window/state") is None:
+                self.resizeDocks([self.history_dock], [170], Qt.Orientation.Vertical)
+            QTimer.singleShot(0, self.worker.start_model_loading)
+
+    # ---- opening -----------------------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a DICOM or image folder", self._last_folder())
+        if folder:
+            self.open_paths([Path(folder)])
+
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Open DICOM or image files", self._last_folder(), "Images (*.dcm *.jpg *.jpeg *.png);;All files (*)"
+        )
+        if files:
+            self.open_paths([Path(f) for f in files])
+
+    def open_paths(self, paths, prefer_series_uid: str = "", record=None) -> None:
+        """Scan and load ``paths`` in the worker; the drop handler, menus and ``brainscan PATH`` all call this."""
+        paths = [Path(p) for p in paths]
+        if not paths:
+            return
+        if self.busy == "analyze":
+            self.worker.cancel()
+        self.pending_analysis = None
+        self.reopen_record = record
+        first = paths[0]
+        self.settings.setValue("last_folder", str(first if first.is_dir() else first.parent))
+        add_recent(self.settings, str(first) if len(paths) == 1 else str(first.parent))
+        self.busy = "open"
+        self._opens_pending += 1
+        self.progress.start(f"Reading {first.name or first}…", cancellable=False, busy=True)
+        self.statusBar().showMessage(f"Reading {', '.join(str(p) for p in paths)}")
+        self._update_actions()
+        self.worker.request_open(paths, prefer_series_uid)
+
+    def reopen(self, record) -> None:
+        """History double-click: show the images again when they still exist, with the stored result."""
+        summary = json.loads(record.result_json or "{}")
+        if Path(record.source_path).exists():
+            self.open_paths([Path(record.source_path)], record.series_uid, record)
+            return
+        self.volume = self.result = None
+        self.view.clear(f"The images are no longer at {record.source_path}.\nShowing the stored result only.")
+        self.slider.set_slice_count(0)
+        self.slider.set_marks([])
+        if summary.get("verdict"):
+            self.panel.show_summary(summary, f"Stored result from {record.created_at[:19]}; images not found.")
+        self._update_actions()
+
+    def _last_folder(self) -> str:
+        return str(self.settings.value("last_folder", str(Path.home())))
+
+    def _fill_recent(self) -> None:
+        self.menus.recent.clear()
+        for path in recent_paths(self.settings):
+            action = self.menus.recent.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_paths([Path(p)]))
+        self.menus.recent.setEnabled(True)
+        if self.menus.recent.isEmpty():
+            self.menus.recent.addAction("(none yet)").setEnabled(False)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # ---- analysis ----------------------------------------------------------------------------------------
+    def start_analysis(self, volume=None) -> None:
+        volume = volume if volume is not None else self.volume
+        if volume is None or self.busy is not None:
+            return
+        if self.models_state != "ready":
+            self.pending_analysis = volume if self.models_state == "loading" else None
+            self.statusBar().showMessage(self.models_message)
+            return
+        self.busy = "analyze"
+        self.progress.start("Analysing…", cancellable=True)
+        self.statusBar().showMessage(f"Analysing {volume.n_slices} slices")
+        self._update_actions()
+        self.worker.request_analysis(volume)
+
+    def cancel_analysis(self) -> None:
+        if self.busy == "analyze":
+            self.worker.cancel()
+            self.progress.cancel.setEnabled(False)
+            self.progress.label.setText("Cancelling…")
+
+    def _analyze_when_ready(self, volume) -> str:
+        if self.models_state == "ready":
+            self.start_analysis(volume)
+            return ""
+        if self.models_state == "loading":
+            self.pending_analysis = volume
+            return "The analysis starts as soon as the models are loaded."
+        return f"Not analysed: {self.models_message}"
+
+    # ---- worker signals (GUI thread) ---------------------------------------------------------------------
+    def _job_done(self) -> None:
+        self.busy = None
+        self.progress.stop()
+        self._update_actions()
+
+    def _open_done(self) -> bool:
+        """End of one open request; False when a newer one is still pending (this result is stale)."""
+        self._opens_pending = max(0, self._opens_pending - 1)
+        if self._opens_pending:
+            return False
+        self._job_done()
+        return True
+
+    def _on_series_found(self, series: list) -> None:
+        if self._opens_pending > 1:
+            self._open_done()
+            return
+        self.progress.stop()
+        info = series_picker.choose_series(self, series)
+        if info is None:
+            self._open_done()
+            self.statusBar().showMessage("Opening cancelled.", 5000)
+            return
+        self.progress.start(f"Reading {info.description}…", cancellable=False, busy=True)
+        self.worker.request_load(info)
+
+    def _on_volume_loaded(self, volume) -> None:
+        if not self._open_done():
+            return
+        record, self.reopen_record = self.reopen_record, None
+        self.volume, self.result = volume, None
+        self.view.set_volume(volume)
+        self.slider.set_slice_count(volume.n_slices)
+        self.slider.set_marks([])
+        self.slider.setValue(self.view.index())
+        self.view.setFocus()
+        info = volume.info
+        self.setWindowTitle(f"BrainScan: {info.description or info.source.name}")
+        self.statusBar().showMessage(f"{info.description}: {volume.n_slices} slices of {info.rows} x {info.columns}")
+        summary = json.loads(record.result_json or "{}") if record is not None else {}
+        if record is not None and summary.get("verdict") and record.series_uid == info.series_uid:
+            note = f"Stored result from {record.created_at[:19]} (no outlines). Press F5 to analyse again."
+            self.panel.show_summary(summary, note)
+            self.slider.set_marks(tumour_slices(summary))
+            self._update_actions()
+        else:
+            self.panel.show_volume(volume)
+            note = self._analyze_when_ready(volume)
+            if note:
+                self.panel.note.setText(note)
+        self.volume_shown.emit(volume)
+
+    def _on_finished(self, result) -> None:
+        if self.busy != "analyze" or result.volume is not self.volume:
+            return  # a result for a series that was replaced meanwhile (already saved)
+        self._job_done()
+        self.result = result
+        self.view.set_overlays({i: s.mask for i, s in result.segmentations.items()}, result.heatmaps)
+        self.panel.show_result(result)
+        self.slider.set_marks(tumour_slices(self.panel.summary()))
+        if result.verdict.key_slices:
+            self.view.set_index(result.verdict.key_slices[0])
+        self.history.refresh()
+        self.statusBar().showMessage("Analysis finished and saved in the study history.", 8000)
+        self._update_actions()
+        self.result_shown.emit(result)
+
+    def _on_failed(self, exc) -> None:
+        if self.busy == "open":
+            if not self._open_done():
+                return
+        elif self.busy == "analyze":
+            self._job_done()
+        self.statusBar().showMessage(str(exc), 10000)
+        errors.show_error(self, exc)
+        self.error_reported.emit(exc)
+
+    def _on_cancelled(self) -> None:
+        if self.busy == "analyze":
+            self._job_done()
+            self.panel.note.setText("The analysis was cancelled; nothing was saved. Press F5 to start it again.")
+        self.statusBar().showMessage("Analysis cancelled; nothing was saved.", 8000)
+        self.analysis_cancelled.emit()
+
+    def _on_models_ready(self, models) -> None:
+        self.models_state = "ready"
+        names = [getattr(getattr(m, "spec", None), "name", type(m).__name__) for m in (models.classifier,)]
+        if models.segmenter is not None:
+            names.append(getattr(getattr(models.segmenter, "spec", None), "name", type(models.segmenter).__name__))
+        self.models_message = "Models ready: " + ", ".join(names)
+        self.model_status.setText(self.models_message)
+        self.model_status.setToolTip("\n".join(models.warnings) or self.models_message)
+        if models.warnings:
+            self.statusBar().showMessage(" ".join(models.warnings), 10000)
+        self._update_actions()
+        volume, self.pending_analysis = self.pending_analysis, None
+        if volume is not None and volume is self.volume and self.busy is None:
+            self.panel.note.setText("")
+            self.start_analysis(volume)
+        self.models_changed.emit("ready")
+
+    def _on_models_failed(self, exc) -> None:
+        self.models_state = "failed"
+        text = str(exc).lower()
+        missing = isinstance(exc, ModelError) and any(w in text for w in ("missing", "no trained", "not installed"))
+        prefix = "No trained classifier installed" if missing else "Analysis models unavailable"
+        self.models_message = f"{prefix}: {exc} Images can be viewed but not analysed."
+        self.model_status.setText(f"{prefix}: analysis unavailable")
+        self.model_status.setToolTip(self.models_message)
+        self.statusBar().showMessage(self.models_message, 15000)
+        if self.pending_analysis is not None:
+            self.pending_analysis = None
+            self.panel.note.setText(f"Not analysed: {self.models_message}")
+        self._update_actions()
+        self.models_changed.emit("failed")
+
+    # ---- export ------------------------------------------------------------------------------------------
+    def export_pdf(self, deidentify: bool = False) -> None:
+        if self.result is None:
+            self.statusBar().showMessage("Analyse a study first (F5): a report needs a fresh analysis.", 8000)
+            return
+        path = export_report(self, self.result, self._last_folder(), deidentify)
+        if path is not None:
+            self.statusBar().showMessage(f"Report written to {path}", 8000)
+
+    # ---- state, settings, closing ------------------------------------------------------------------------
+    def _update_actions(self) -> None:
+        ready = self.models_state == "ready"
+        self.menus.analyze.setEnabled(ready and self.volume is not None and self.busy is None)
+        self.menus.analyze.setToolTip("" if ready else self.models_message)
+        self.menus.cancel.setEnabled(self.busy == "analyze")
+        for action in (self.menus.export, self.menus.export_deidentified):
+            action.setEnabled(self.result is not None and self.busy is None)
+
+    def _sync_overlay_actions(self) -> None:
+        self.menus.mask.setChecked(self.view.mask_visible())
+        self.menus.heat.setChecked(self.view.heat_visible())
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray | bytes):
+            self.restoreState(state)
+        splitter = self.settings.value("window/splitter")
+        if isinstance(splitter, QByteArray | bytes):
+            self.splitter.restoreState(splitter)
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("view/opacity", self.view.opacity())
+        self.settings.sync()
+
+    def shutdown(self) -> None:
+        """Cancel running work, stop and join the worker thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.worker.cancel()
+        self.worker_thread.quit()
+        self.worker_thread.wait()
+        if not self.worker.join_model_loader(timeout=10.0):
+            log.warning("model loading still running at exit")
+        self.store.close()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self._save_settings()
+        self.hide()  # joining may take a moment (a batch in flight, models still loading)
+        self.shutdown()
+        super().closeEvent(event)

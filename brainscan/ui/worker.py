@@ -1,0 +1,248 @@
+"""AnalysisWorker: the one QObject that does long work off the GUI thread. It never touches widgets.
+
+Life cycle (see MainWindow): the worker is moved to a QThread; the GUI calls the ``request_*`` methods, which
+emit private signals that Qt queues to the worker's thread, where the slots ``open_paths``, ``load_series`` and
+``analyze`` run one at a time. Each job ends with exactly one signal: ``series_found`` (several series: the
+GUI offers a choice), ``volume_loaded``, ``finished`` (the study is saved in the history; if saving failed,
+``failed(StorageError)`` follows), ``cancelled`` or ``failed``.
+
+Model loading imports the model runtime (TensorFlow or LiteRT) and can take seconds; it runs on its own
+Python thread so that a series dropped meanwhile is read and shown at once (the GUI queues its analysis
+until ``models_ready``). It ends with ``models_ready(LoadedModels)`` or ``models_failed(BrainScanError)``.
+
+Cancelling sets ``cancel_event`` (a ``threading.Event``) that ``analyze`` polls between batches; ``cancel`` is a
+plain method, so it works while the worker's thread is busy. Progress is throttled to at most ~20 signals per second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from brainscan.errors import (
+    AnalysisCancelled,
+    BrainScanError,
+    InferenceError,
+    ModelError,
+    SeriesLoadError,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.05
+CLASSIFY_SHARE = 0.7
+
+
+def overall_percent(done: int, total: int, n_slices: int) -> int:
+    """One rising percentage over analyze()'s phases.
+
+    analyze() first reports classification against ``total == n_slices``, then raises ``total`` once it knows
+    how many slices to outline and explain. Classification maps to 0-70 %, the later steps to 70-100 %, so the
+    bar never runs backwards.
+    """
+    if total <= 0 or n_slices <= 0:
+        return 0
+    if total <= n_slices:
+        fraction = CLASSIFY_SHARE * min(done, n_slices) / n_slices
+    else:
+        fraction = CLASSIFY_SHARE + (1 - CLASSIFY_SHARE) * max(done - n_slices, 0) / (total - n_slices)
+    return int(100 * min(fraction, 1.0))
+
+
+class ProgressThrottle:
+    """Pass ``(percent, message)`` to ``emit`` for the first, the last, and at most one update per ``interval`` s."""
+
+    def __init__(
+        self,
+        emit: Callable[[int, str], None],
+        n_slices: int,
+        interval: float = PROGRESS_INTERVAL_S,
+        clock=time.monotonic,
+    ):
+        self.emit, self.n_slices, self.interval, self.clock = emit, n_slices, interval, clock
+        self.last = float("-inf")
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        now = self.clock()
+        if done < total and now - self.last < self.interval:
+            return
+        self.last = now
+        self.emit(overall_percent(done, total, self.n_slices), message)
+
+
+def default_models_loader():
+    """The shipped, SHA-verified models (imports the model runtime: call it off the GUI thread)."""
+    from brainscan.models.loading import load_shipped_models
+
+    return load_shipped_models()
+
+
+class AnalysisWorker(QObject):
+    """Scan, load, analyse and save studies on the thread it is moved to."""
+
+    progress = Signal(int, str)  # percent 0..100, message
+    models_ready = Signal(object)  # LoadedModels
+    models_failed = Signal(object)  # BrainScanError
+    series_found = Signal(list)  # list[SeriesInfo] when a path holds several series
+    volume_loaded = Signal(object)  # Volume
+    finished = Signal(object)  # AnalysisResult, saved in the history
+    failed = Signal(object)  # BaseException (BrainScanError for expected failures)
+    cancelled = Signal()
+
+    _open_requested = Signal(list, str)
+    _load_requested = Signal(object)
+    _analyze_requested = Signal(object)
+
+    def __init__(self, models_loader: Callable | None = None, history_path: Path | None = None):
+        super().__init__()
+        self.models_loader = models_loader or default_models_loader
+        self.history_path = history_path
+        self.models = None
+        self.cancel_event = threading.Event()
+        self._loader_thread: threading.Thread | None = None
+        self._open_requested.connect(self.open_paths)
+        self._load_requested.connect(self.load_series)
+        self._analyze_requested.connect(self.analyze)
+
+    # ---- called from the GUI thread -------------------------------------------------------------------
+    def request_open(self, paths: list[Path], prefer_series_uid: str = "") -> None:
+        self._open_requested.emit([Path(p) for p in paths], prefer_series_uid)
+
+    def request_load(self, info) -> None:
+        self._load_requested.emit(info)
+
+    def request_analysis(self, volume) -> None:
+        self.cancel_event.clear()
+        self._analyze_requested.emit(volume)
+
+    def cancel(self) -> None:
+        """Ask a running analysis to stop at its next batch (safe from any thread)."""
+        self.cancel_event.set()
+
+    def start_model_loading(self) -> None:
+        """Load the models on a background thread; ends with ``models_ready`` or ``models_failed``."""
+        if self._loader_thread is not None:
+            return
+        self._loader_thread = threading.Thread(target=self.load_models, name="brainscan-model-loader", daemon=True)
+        self._loader_thread.start()
+
+    def join_model_loader(self, timeout: float | None = None) -> bool:
+        """Wait for model loading to end; True when no loader thread is alive any more."""
+        thread = self._loader_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    # ---- run off the GUI thread --------------------------------------------------------------------------
+    def load_models(self) -> None:
+        start = time.perf_counter()
+        try:
+            models = self.models_loader()
+        except BrainScanError as exc:
+            self.models_failed.emit(exc)
+            return
+        except Exception as exc:  # a damaged install must not kill the app
+            log.exception("model loading failed")
+            wrapped = ModelError(f"The models could not be loaded ({type(exc).__name__}: {exc}).")
+            wrapped.__cause__ = exc
+            self.models_failed.emit(wrapped)
+            return
+        self.models = models
+        log.info("models loaded in %.1f s", time.perf_counter() - start)
+        self.models_ready.emit(models)
+
+    @Slot(list, str)
+    def open_paths(self, paths: list[Path], prefer_series_uid: str = "") -> None:
+        from brainscan.io import scan
+
+        try:
+            found = scan(paths)
+        except Exception as exc:
+            self.failed.emit(_as_load_error(exc, paths))
+            return
+        preferred = [info for info in found if prefer_series_uid and info.series_uid == prefer_series_uid]
+        if preferred:
+            found = preferred[:1]
+        if len(found) > 1:
+            self.series_found.emit(found)
+            return
+        self.load_series(found[0])
+
+    @Slot(object)
+    def load_series(self, info) -> None:
+        from brainscan.io import load
+
+        try:
+            volume = load(info)
+        except Exception as exc:
+            self.failed.emit(_as_load_error(exc, [info.source]))
+            return
+        self.volume_loaded.emit(volume)
+
+    @Slot(object)
+    def analyze(self, volume) -> None:
+        from brainscan.pipeline.analyze import analyze
+        from brainscan.pipeline.summary import to_study_record
+
+        if self.models is None:
+            self.failed.emit(ModelError("No models are loaded, so the images cannot be analysed."))
+            return
+        throttle = ProgressThrottle(self.progress.emit, volume.n_slices)
+        try:
+            result = analyze(
+                volume,
+                self.models.classifier,
+                self.models.segmenter,
+                on_progress=throttle,
+                should_cancel=self.cancel_event.is_set,
+            )
+            if self.cancel_event.is_set():
+                raise AnalysisCancelled("The analysis was cancelled; nothing was saved.")
+            self.progress.emit(100, "Saving to the study history")
+            record = to_study_record(result)
+        except AnalysisCancelled:
+            log.info("analysis cancelled")
+            self.cancelled.emit()
+            return
+        except BrainScanError as exc:
+            self.failed.emit(exc)
+            return
+        except Exception as exc:
+            log.exception("analysis failed")
+            wrapped = InferenceError(f"The analysis failed unexpectedly ({type(exc).__name__}: {exc}).")
+            wrapped.__cause__ = exc
+            self.failed.emit(wrapped)
+            return
+        try:
+            self._save(record)
+        except StorageError as exc:  # the result is still worth showing; the GUI reports the failed save
+            self.finished.emit(result)
+            self.failed.emit(exc)
+            return
+        self.finished.emit(result)
+
+    def _save(self, record) -> None:
+        from brainscan.storage import HistoryStore, default_history_path
+
+        store = HistoryStore(self.history_path or default_history_path())
+        try:
+            store.add(record)
+        finally:
+            store.close()
+
+
+def _as_load_error(exc: Exception, paths) -> BrainScanError:
+    if isinstance(exc, BrainScanError):
+        return exc
+    log.exception("reading %s failed", paths)
+    names = ", ".join(str(p) for p in paths)
+    wrapped = SeriesLoadError(f"The images in {names} could not be read ({type(exc).__name__}: {exc}).")
+    wrapped.__cause__ = exc
+    return wrapped
