@@ -34,9 +34,10 @@ def build_classifier(init: str = "scratch", seed: int = 1337):
         for layer in base.layers:
             layer.trainable = layer.name.startswith(TRAINABLE_BLOCK)
     else:
-        he = keras.initializers.HeNormal(seed=seed)
-        for layer in base.layers:
+        for number, layer in enumerate(base.layers):
             if isinstance(layer, keras.layers.Conv2D):
+                # one seeded initializer per layer: a shared seeded initializer repeats the same draw
+                he = keras.initializers.HeNormal(seed=seed + number)
                 kernel, bias = layer.get_weights()
                 layer.set_weights([keras.ops.convert_to_numpy(he(kernel.shape)), bias * 0])
             layer.trainable = True

@@ -21,6 +21,11 @@ def test_scratch_model_matches_seed_design():
     assert model.compute_output_shape((None, 128, 128, 3)) == (None, 4)
     assert all(layer.trainable for layer in vgg.layers)
     assert model.count_params() == 15_763_908
+    # layers of the same shape get their own random draw (a shared seeded initializer repeats it)
+    import numpy as np
+
+    a, b = vgg.get_layer("block3_conv2").get_weights()[0], vgg.get_layer("block3_conv3").get_weights()[0]
+    assert not np.allclose(a, b)
 
 
 def test_imagenet_mode_freezes_all_but_block5(monkeypatch):
