@@ -32,19 +32,22 @@ def bench_io(path, repeat: int) -> dict:
     }
 
 
-def bench_classifier(card, repeat: int) -> dict:
-    """Model load time, ms per slice batched (32) and one by one, peak resident memory."""
+def bench_classifier(card, repeat: int, runtime: str = "keras") -> dict:
+    """Model load time, ms per slice batched (32) and one by one, peak resident memory.
+
+    ``runtime`` is "keras" or "litert" (the .tflite named in the card's "litert" entry).
+    """
     import resource
 
     import numpy as np
 
-    from brainscan.models.keras_classifier import KerasClassifier
+    from brainscan.models.loading import load_classifier
     from brainscan.models.preprocess import preprocess_batch
     from brainscan.models.spec import read_spec, shipped_classifier_spec
 
     start = time.perf_counter()
     spec = read_spec(card) if card else shipped_classifier_spec()
-    classifier = KerasClassifier.from_spec(spec)
+    classifier = load_classifier(spec, runtime)
     batch = preprocess_batch(np.random.default_rng(0).integers(0, 255, (32, 256, 256)).astype(np.float32))
     classifier.raw_probabilities(batch)  # trace the tf.function
     classifier.raw_probabilities(batch[:1])
@@ -60,6 +63,7 @@ def bench_classifier(card, repeat: int) -> dict:
         single.append((time.perf_counter() - began) * 1000 / 8)
     return {
         "model": spec.name,
+        "runtime": runtime,
         "sha256": spec.sha256_prefix,
         "load_and_warm_s": round(load_s, 2),
         "ms_per_slice_batched_32": round(statistics.median(batched), 1),
@@ -78,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     if args.target == "classifier":
-        print(json.dumps(bench_classifier(args.card, args.repeat), indent=2))
+        print(json.dumps(bench_classifier(args.card, args.repeat, getattr(args, "runtime", "keras")), indent=2))
         return 0
     return 2

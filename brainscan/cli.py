@@ -78,6 +78,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.model == "litert":
+        from brainscan.models.training.export_litert import export as export_litert
+
+        try:
+            print(json.dumps(export_litert(args), indent=2))
+        except BrainScanError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        return 0
     if args.model == "segmenter":
         from brainscan.models.training.export_segmenter import export
     else:
@@ -159,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_clf = bench_sub.add_parser("classifier", help="classifier load time, ms per slice, peak memory")
     bench_clf.add_argument("--card", type=Path, help="model card (default: the shipped one)")
     bench_clf.add_argument("--repeat", type=int, default=3)
+    bench_clf.add_argument("--runtime", choices=("keras", "litert"), default="keras", help="model runtime to time")
     bench.set_defaults(func=cmd_bench)
 
     train = sub.add_parser("train", help="train a model (hours on a CPU)")
@@ -179,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     from brainscan.models.training.export_segmenter import add_arguments as add_export_segmenter_arguments
 
     add_export_segmenter_arguments(export_sub.add_parser("segmenter"))
+    from brainscan.models.training.export_litert import add_arguments as add_export_litert_arguments
+
+    add_export_litert_arguments(export_sub.add_parser("litert", help="convert the shipped models to LiteRT"))
     export.set_defaults(func=cmd_export)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a model on a labelled folder (no augmentation)")
@@ -197,15 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
     commands = {"info", "analyze", "bench", "train", "export", "evaluate"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        # the window first: building the parser imports pydicom, scipy and the training code (about 1 s)
         gui = argparse.Namespace(paths=[Path(a) for a in argv])
         return cmd_gui(gui)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if not getattr(args, "func", None):
         return cmd_gui(argparse.Namespace(paths=[]))
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ModuleNotFoundError as exc:
+        # train / export / evaluate (Keras) need TensorFlow, which the desktop app (PyInstaller) leaves out
+        if (exc.name or "").split(".")[0] not in ("tensorflow", "keras"):
+            raise
+        print(
+            f"`brainscan {args.command}` needs TensorFlow, which this installation does not include (the desktop "
+            "app runs the shipped models with LiteRT). Use a development install: pip install -e '.[dev]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":
