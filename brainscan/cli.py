@@ -94,6 +94,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     card = export(args)
     print(json.dumps({k: card.get(k) for k in ("file", "sha256", "epochs", "validation", "calibration")}, indent=2))
+    # the export rewrote the card: convert again so the card's LiteRT entry matches the new weights
+    from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD
+    from brainscan.models.training.export_litert import export_classifier, export_segmenter
+
+    convert = export_segmenter if args.model == "segmenter" else export_classifier
+    try:
+        convert(args.out / (SEGMENTER_CARD if args.model == "segmenter" else CLASSIFIER_CARD))
+        print("LiteRT model converted and verified against Keras.")
+    except BrainScanError as exc:
+        print(f"LiteRT conversion failed, the app will use Keras for this model: {exc}", file=sys.stderr)
     return 0
 
 
