@@ -72,6 +72,87 @@ def bench_classifier(card, repeat: int, runtime: str = "keras") -> dict:
     }
 
 
+def bench_segmenter(card, repeat: int, runtime: str = "keras") -> dict:
+    """Segmenter load time and ms per slice batched (16) and one by one, on 512x512 inputs."""
+    import resource
+
+    import numpy as np
+
+    from brainscan.models.loading import load_segmenter
+    from brainscan.models.spec import read_spec, shipped_segmenter_spec
+
+    start = time.perf_counter()
+    spec = read_spec(card) if card else shipped_segmenter_spec()
+    segmenter = load_segmenter(spec, runtime)
+    slices = list(np.random.default_rng(0).integers(0, 255, (16, 512, 512)).astype(np.float32))
+    segmenter.predict(slices, batch_size=16)
+    load_s = time.perf_counter() - start
+    batched, single = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        segmenter.predict(slices, batch_size=16)
+        batched.append((time.perf_counter() - began) * 1000 / len(slices))
+        began = time.perf_counter()
+        for item in slices[:4]:
+            segmenter.predict([item], batch_size=1)
+        single.append((time.perf_counter() - began) * 1000 / 4)
+    return {
+        "model": spec.name,
+        "runtime": runtime,
+        "sha256": spec.sha256_prefix,
+        "load_and_warm_s": round(load_s, 2),
+        "ms_per_slice_batched_16": round(statistics.median(batched), 1),
+        "ms_per_slice_single": round(statistics.median(single), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def bench_analysis(path, slices: int, repeat: int, runtime: str | None = None) -> dict:
+    """The whole path for a series of ``slices`` slices (the middle ones of PATH): load, classify, segment,
+    heat maps and overlay rendering, after the models are loaded (model load is timed separately)."""
+    import dataclasses
+
+    from brainscan.io import load, scan
+    from brainscan.models.loading import load_shipped_models
+    from brainscan.pipeline.analyze import analyze
+    from brainscan.presentation import render_slice
+
+    start = time.perf_counter()
+    models = load_shipped_models(runtime)
+    models_s = time.perf_counter() - start
+    totals, steps = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        volume = load(scan([path])[0])
+        first = max(0, volume.n_slices // 2 - slices // 2)
+        volume = dataclasses.replace(
+            volume,
+            pixels=volume.pixels[first : first + slices],
+            positions_mm=None if volume.positions_mm is None else volume.positions_mm[first : first + slices],
+            slice_files=volume.slice_files[first : first + slices],
+        )
+        loaded = time.perf_counter()
+        result = analyze(volume, models.classifier, models.segmenter)
+        analysed = time.perf_counter()
+        for index in range(volume.n_slices):
+            render_slice(result, index, heat=index in result.heatmaps)
+        rendered = time.perf_counter()
+        totals.append(rendered - began)
+        steps.append({"load": loaded - began, **result.timings_s, "render": rendered - analysed})
+    median_steps = {k: round(statistics.median(s[k] for s in steps), 3) for k in steps[0]}
+    return {
+        "path": str(path),
+        "slices": volume.n_slices,
+        "runtime": getattr(models, "runtime", "?"),
+        "segmenter": models.segmenter is not None,
+        "models_load_s": round(models_s, 2),
+        "total_s_median": round(statistics.median(totals), 3),
+        "steps_s_median": median_steps,
+        "tumour_slices_outlined": len(result.segmentations),
+        "heatmaps": len(result.heatmaps),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     if args.target == "io":
         result = bench_io(args.path, args.repeat)
@@ -83,5 +164,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.target == "classifier":
         print(json.dumps(bench_classifier(args.card, args.repeat, getattr(args, "runtime", "keras")), indent=2))
+        return 0
+    if args.target == "segmenter":
+        print(json.dumps(bench_segmenter(args.card, args.repeat, args.runtime), indent=2))
+        return 0
+    if args.target == "analysis":
+        print(json.dumps(bench_analysis(args.path, args.slices, args.repeat, args.runtime), indent=2))
+        return 0
+    if args.target == "gui":
+        from brainscan.app import measure_startup
+
+        print(json.dumps(measure_startup(args.repeat), indent=2))
         return 0
     return 2

@@ -179,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench_clf.add_argument("--card", type=Path, help="model card (default: the shipped one)")
     bench_clf.add_argument("--repeat", type=int, default=3)
     bench_clf.add_argument("--runtime", choices=("keras", "litert"), default="keras", help="model runtime to time")
+    bench_seg = bench_sub.add_parser("segmenter", help="segmenter load time, ms per slice (512 px)")
+    bench_seg.add_argument("--card", type=Path, help="model card (default: the shipped one)")
+    bench_seg.add_argument("--repeat", type=int, default=3)
+    bench_seg.add_argument("--runtime", choices=("keras", "litert"), default="keras")
+    bench_analysis = bench_sub.add_parser("analysis", help="whole analysis of a 24-slice series, models loaded")
+    bench_analysis.add_argument(
+        "path", nargs="?", type=Path, default=data_dir() / "dicom" / "SAG-anon_siemens_skyra_mprage"
+    )
+    bench_analysis.add_argument("--slices", type=int, default=24, help="use this many middle slices")
+    bench_analysis.add_argument("--repeat", type=int, default=3)
+    bench_analysis.add_argument("--runtime", choices=("auto", "keras", "litert"), default=None)
+    bench_gui = bench_sub.add_parser("gui", help="process start to interactive main window (fresh processes)")
+    bench_gui.add_argument("--repeat", type=int, default=3)
     bench.set_defaults(func=cmd_bench)
 
     train = sub.add_parser("train", help="train a model (hours on a CPU)")
