@@ -31,6 +31,20 @@ def configure_logging() -> Path:
     return log_file
 
 
+def _set_window_icon(app) -> None:
+    from PySide6.QtGui import QIcon
+
+    from brainscan.config import resources_dir
+
+    icons = resources_dir() / "icons"
+    icon = QIcon()
+    for size in (48, 128, 256):
+        if (icons / f"brainscan-{size}.png").is_file():
+            icon.addFile(str(icons / f"brainscan-{size}.png"))
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+
+
 def run_gui(paths: list[Path] | None = None) -> int:
     """Show the main window, open ``paths`` when given, and run the Qt event loop; returns its exit code."""
     started = time.perf_counter()
@@ -45,6 +59,8 @@ def run_gui(paths: list[Path] | None = None) -> int:
     QCoreApplication.setOrganizationName("BrainScan")
     QCoreApplication.setApplicationName("BrainScan")
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setDesktopFileName("brainscan")  # lets Wayland docks match the window to brainscan.desktop
+    _set_window_icon(app)
     install_excepthook()
     try:
         window = MainWindow()

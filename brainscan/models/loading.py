@@ -134,7 +134,7 @@ def load_shipped_models(runtime: str | None = None) -> LoadedModels:
     spec = shipped_classifier_spec()
     chosen = choose_runtime(requested, spec)
     classifier = load_classifier(spec, chosen)
-    log.info("classifier loaded with the %s runtime (asked: %s): %s", chosen, requested, spec.file.name)
+    log.info("classifier loaded with the %s runtime (asked: %s): %s", chosen, requested, runtime_file(spec, chosen))
     try:
         segmenter_spec = shipped_segmenter_spec()
         segmenter_runtime = choose_runtime(requested, segmenter_spec)
@@ -142,5 +142,14 @@ def load_shipped_models(runtime: str | None = None) -> LoadedModels:
     except ModelError as exc:
         log.warning("segmenter not available: %s", exc)
         return LoadedModels(classifier, None, (f"No tumour outlines: {exc}",), runtime=chosen)
-    log.info("segmenter loaded with the %s runtime: %s", segmenter_runtime, segmenter_spec.file.name)
+    log.info(
+        "segmenter loaded with the %s runtime: %s", segmenter_runtime, runtime_file(segmenter_spec, segmenter_runtime)
+    )
     return LoadedModels(classifier, segmenter, runtime=chosen, segmenter_runtime=segmenter_runtime)
+
+
+def runtime_file(spec: ModelSpec, runtime: str) -> str:
+    """The model file a runtime actually reads (for logs)."""
+    if runtime == "litert":
+        return str(spec.card.get("litert", {}).get("file", "?"))
+    return spec.file.name

@@ -1,23 +1,22 @@
-"""QSettings for the app (organisation "BrainScan"); ``BRAINSCAN_HOME`` keeps them beside the history."""
+"""QSettings for the app, kept as ``settings.ini`` in the per-user data folder beside the history.
+
+One folder for everything BrainScan writes (``BRAINSCAN_HOME`` or the platformdirs data folder): easy to
+back up or remove, and the frozen app writes nowhere else.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from PySide6.QtCore import QSettings
+
+from brainscan.config import user_home
 
 ORGANISATION = APPLICATION = "BrainScan"
 MAX_RECENT = 10
 
 
 def app_settings() -> QSettings:
-    """The per-user settings: native store, or ``settings.ini`` in ``BRAINSCAN_HOME`` when that is set
-    (tests and portable installs never touch the user's real settings)."""
-    home = os.environ.get("BRAINSCAN_HOME")
-    if home:
-        return QSettings(str(Path(home) / "settings.ini"), QSettings.Format.IniFormat)
-    return QSettings(ORGANISATION, APPLICATION)
+    """The per-user settings file (tests set ``BRAINSCAN_HOME``, so they never touch a user's settings)."""
+    return QSettings(str(user_home() / "settings.ini"), QSettings.Format.IniFormat)
 
 
 def recent_paths(settings: QSettings) -> list[str]:

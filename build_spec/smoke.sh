@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Frozen-app smoke test: build dist/BrainScan, then run the frozen executable headless and offscreen.
+#
+#   build_spec/smoke.sh              # convert models to LiteRT if needed, build, test
+#   build_spec/smoke.sh --no-build   # test the existing dist/BrainScan
+#
+# Steps: (1) `brainscan export litert` when a model card lacks a current LiteRT model (needs TensorFlow);
+# (2) PyInstaller; (3) a 24-slice DICOM series written with pydicom (build_spec/make_series.py);
+# (4) `dist/BrainScan/brainscan analyze SERIES --json out.json --no-history` in a clean environment (empty HOME,
+# no BRAINSCAN_* variables, no network namespace where `unshare -n` works, under strace where installed);
+# (5) the same series through the development install with Keras, and build_spec/smoke_check.py: the JSON
+# structure, model SHA-256s against the cards, and every probability within 1e-4 of Keras; (6) the GUI
+# started offscreen, timed to its first shown window, then closed; (7) `brainscan train` fails cleanly;
+# (8) nothing written outside the per-user data folder (HOME/.local/share/BrainScan) and the requested output,
+# no AF_INET/AF_INET6 socket. Exit status 0 when all pass. Takes about 2.5 minutes on 2 busy cores (mostly the
+# build). Without trained models in resources/models (they are not in git, so on CI) it builds without them and
+# checks everything else, with analyze expected to refuse clearly.
+# Environment: PYTHON (default .venv/bin/python), BRAINSCAN_SMOKE_SLICES (24), BRAINSCAN_SMOKE_SERIES
+# (make_series --source: auto, phantom or a folder), BRAINSCAN_SMOKE_KEEP=1 keeps the work folder,
+# BRAINSCAN_SMOKE_DIST (with --no-build: test another built folder than dist/BrainScan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+DIST="${BRAINSCAN_SMOKE_DIST:-$ROOT/dist/BrainScan}"  # another folder only makes sense with --no-build
+APP="$DIST/brainscan"
+SLICES="${BRAINSCAN_SMOKE_SLICES:-24}"
+failures=0
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+BUILD=1
+[ "${1:-}" = "--no-build" ] && BUILD=0
+if [ "$BUILD" = 1 ] && [ ! -f resources/models/classifier_vgg16.json ]; then
+  # The trained models are not in git (CI has none): build and check everything that does not need them.
+  step "1. LiteRT models: none installed"
+  echo "warning: resources/models has no trained models; building without them (the analysis is not checked)"
+  export BRAINSCAN_BUILD_WITHOUT_MODELS=1
+elif [ "$BUILD" = 1 ]; then
+  step "1. LiteRT models up to date?"
+  if ! "$PY" - <<'EOF'
+import hashlib, json, sys
+from pathlib import Path
+models = Path("resources/models")
+stale = []
+for name in ("classifier_vgg16.json", "segmenter_unet.json"):
+    card_path = models / name
+    if not card_path.is_file():
+        continue
+    card = json.loads(card_path.read_text())
+    entry = card.get("litert") or {}
+    path = models / entry.get("file", "-")
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("sha256") \
+            or entry.get("source_sha256", card["sha256"]) != card["sha256"]:
+        stale.append(name)
+print("stale: " + ", ".join(stale) if stale else "all LiteRT models match their cards")
+sys.exit(1 if stale else 0)
+EOF
+  then
+    "$(dirname "$PY")/brainscan" export litert
+  fi
+fi
+if [ "$BUILD" = 1 ]; then
+  step "2. PyInstaller"
+  start=$(date +%s)
+  "$PY" -m PyInstaller --noconfirm --log-level ERROR build_spec/brainscan.spec
+  echo "built dist/BrainScan in $(( $(date +%s) - start )) s, $(du -sh dist/BrainScan | cut -f1)"
+fi
+[ -x "$APP" ] || { echo "no $APP; build it first" >&2; exit 1; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/brainscan-smoke.XXXXXX")"
+if [ "${BRAINSCAN_SMOKE_KEEP:-0}" = 1 ]; then echo "work folder: $WORK"; else trap 'rm -rf "$WORK"' EXIT; fi
+mkdir -p "$WORK/home" "$WORK/cwd"
+
+step "3. DICOM series"
+"$PY" build_spec/make_series.py "$WORK/series" --slices "$SLICES" --source "${BRAINSCAN_SMOKE_SERIES:-auto}"
+
+# The frozen app runs with an empty HOME and a minimal environment, in its own network namespace when possible.
+ISOLATE=()
+if unshare -n true 2>/dev/null; then ISOLATE=(unshare -n); elif unshare -rn true 2>/dev/null; then ISOLATE=(unshare -rn); fi
+STRACE=()
+if command -v strace >/dev/null 2>&1 && strace -f -qq -o /dev/null true 2>/dev/null; then
+  STRACE=(strace -f -qq -e trace=%network,%file -o)
+fi
+frozen() {  # frozen TRACEFILE ARGS...: run the app in $WORK/cwd with a clean environment
+  local trace="$1"; shift
+  local tracer=()
+  [ ${#STRACE[@]} -gt 0 ] && tracer=("${STRACE[@]}" "$trace")
+  # shellcheck disable=SC2086 # EXTRA_ENV holds NAME=VALUE words
+  (cd "$WORK/cwd" && timeout "${TIMEOUT:-600}" env -i PATH=/usr/bin:/bin HOME="$WORK/home" LANG=C.UTF-8 \
+      QT_QPA_PLATFORM=offscreen ${EXTRA_ENV:-} "${ISOLATE[@]}" "${tracer[@]}" "$APP" "$@")
+}
+touch "$WORK/marker"
+echo "network namespace: ${ISOLATE[*]:-none (unshare unavailable)}; syscall trace: $([ ${#STRACE[@]} -gt 0 ] && echo strace || echo "none (strace unavailable)")"
+
+step "4. frozen: brainscan analyze"
+start=$(date +%s%N)
+if [ ! -f "$DIST/_internal/resources/models/classifier_vgg16.json" ]; then
+  NO_MODELS=1
+  frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/frozen.json" --no-history --quiet \
+      2>"$WORK/analyze.stderr" && rc=0 || rc=$?
+  cat "$WORK/analyze.stderr"
+  if [ "$rc" = 2 ] && grep -q "no trained model" "$WORK/analyze.stderr"; then
+    echo "built without models: analyze refuses clearly (exit 2), as it should"
+  else
+    fail "without models, analyze should exit 2 saying no trained model is installed (exit $rc)"
+  fi
+elif frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/frozen.json" --no-history --quiet; then
+  echo "frozen analyze took $(( ($(date +%s%N) - start) / 1000000 )) ms (under strace when tracing: see bench_frozen.py for timings)"
+else
+  fail "frozen brainscan analyze failed"
+fi
+
+step "5. result check (against Keras in the development install)"
+REFERENCE=()
+if [ -n "${NO_MODELS:-}" ]; then
+  echo "skipped: no models"
+elif "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') is None)"; then
+  BRAINSCAN_RUNTIME=keras BRAINSCAN_HOME="$WORK/devhome" "$PY" -m brainscan analyze "$WORK/series" \
+      --json "$WORK/keras.json" --no-history --quiet && REFERENCE=(--reference "$WORK/keras.json") \
+      || fail "the Keras reference run failed"
+else
+  echo "warning: TensorFlow is not installed here; checking the structure only (no Keras reference)"
+fi
+if [ -z "${NO_MODELS:-}" ] && [ -f "$WORK/frozen.json" ]; then
+  "$PY" build_spec/smoke_check.py "$WORK/frozen.json" --slices "$SLICES" "${REFERENCE[@]}" || fail "result check"
+fi
+
+step "6. frozen: GUI offscreen, first window, quit"
+probe_out="$(EXTRA_ENV="BRAINSCAN_STARTUP_PROBE=$(date +%s.%N)" TIMEOUT=120 frozen "$WORK/gui.trace" 2>"$WORK/gui.stderr")" \
+  && rc=0 || rc=$?
+echo "$probe_out"
+if [ "$rc" != 0 ] || ! grep -q '"launch_to_shown_s"' <<<"$probe_out"; then
+  fail "GUI did not show its window and quit cleanly (exit $rc)"; tail -20 "$WORK/gui.stderr" >&2
+fi
+
+step "7. frozen: training is absent and says so"
+if frozen "$WORK/train.trace" train classifier --out "$WORK/cwd/run" 2>"$WORK/train.stderr"; then
+  fail "brainscan train should fail in the frozen app"
+elif grep -q "needs TensorFlow" "$WORK/train.stderr"; then
+  cat "$WORK/train.stderr"
+else
+  fail "brainscan train failed without the TensorFlow message"; cat "$WORK/train.stderr" >&2
+fi
+
+step "8. writes and network"
+DATA="$WORK/home/.local/share/BrainScan"
+outside="$(find "$WORK/home" "$WORK/cwd" -newer "$WORK/marker" ! -type d | grep -v "^$DATA/" || true)"
+[ -z "$outside" ] || fail "files written outside $DATA: $outside"
+changed="$(find "$DIST" -newer "$WORK/marker" | head -5)"
+[ -z "$changed" ] || fail "the app wrote into its own folder: $changed"
+echo "files in the per-user data folder: $(cd "$DATA" 2>/dev/null && find . -type f | tr '\n' ' ')"
+if [ ${#STRACE[@]} -gt 0 ]; then
+  for trace in "$WORK"/analyze.trace "$WORK"/gui.trace "$WORK"/train.trace; do
+    [ -f "$trace" ] || continue
+    echo "-- $(basename "$trace")"
+    # only the data folder and the requested outputs may be written
+    "$PY" build_spec/trace_check.py "$trace" --cwd "$WORK/cwd" --allow "$DATA" --allow "$WORK/frozen.json" \
+        --allow "$WORK/cwd/run" || fail "$(basename "$trace"): network socket or write outside the data folder"
+  done
+fi
+
+step "result"
+if [ "$failures" = 0 ]; then echo "SMOKE TEST PASSED"; else echo "SMOKE TEST FAILED ($failures)"; exit 1; fi
