@@ -53,6 +53,7 @@ def analyze(
     on_progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     explain: bool = True,
+    on_verdict: Callable[[AnalysisResult], None] | None = None,
 ) -> AnalysisResult:
     """Run the steps above on every slice of ``volume``.
 
@@ -63,6 +64,9 @@ def analyze(
         on_progress: called with (done, total, message) after each batch.
         should_cancel: polled between batches; when it returns True the analysis stops.
         explain: compute Grad-CAM for the key slices.
+        on_verdict: called once classification is done with a preliminary result (verdict and per-slice
+            probabilities, no outlines, measurements or heat maps yet), so a viewer can show the verdict
+            while the slower steps run.
 
     Raises:
         AnalysisCancelled: when ``should_cancel`` returned True.
@@ -94,6 +98,26 @@ def analyze(
     predictions = tuple(SlicePrediction(i, tuple(float(p) for p in row)) for i, row in enumerate(probs))
     verdict = series_verdict(predictions, threshold=VERDICT_THRESHOLD)
     timings["classify"] = time.perf_counter() - start
+
+    models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
+    gate = f"outline slices with P(tumour) >= {VERDICT_THRESHOLD:g} when the series verdict is tumour"
+    if on_verdict is not None:
+        on_verdict(
+            AnalysisResult(
+                volume=volume,
+                predictions=predictions,
+                verdict=verdict,
+                segmentations={},
+                heatmaps={},
+                volume_ml=None,
+                longest_diameter=None,
+                area_unit="mm2" if volume.pixel_spacing_mm is not None else "px",
+                models=tuple(models),
+                gate=gate,
+                timings_s=dict(timings),
+                warnings=("Preliminary: outlines, measurements and heat maps are still being computed.",),
+            )
+        )
 
     gated = [p.index for p in predictions if p.tumour_probability >= VERDICT_THRESHOLD] if verdict.tumour else []
     key = list(verdict.key_slices) if (explain and hasattr(classifier, "explain")) else []
@@ -139,7 +163,6 @@ def analyze(
 
     masks = [s.mask for s in segmentations.values()]
     diameters = [s.longest_diameter for s in segmentations.values() if s.longest_diameter is not None]
-    models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
     if volume.pixel_spacing_mm is None:
         warnings.append("Pixel spacing unknown (not DICOM): areas are in pixels, no volume in mL.")
     return AnalysisResult(
@@ -154,7 +177,7 @@ def analyze(
         longest_diameter=max(diameters) if diameters else None,
         area_unit="mm2" if volume.pixel_spacing_mm is not None else "px",
         models=tuple(models),
-        gate=f"outline slices with P(tumour) >= {VERDICT_THRESHOLD:g} when the series verdict is tumour",
+        gate=gate,
         timings_s=timings,
         analysed_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         warnings=tuple(warnings),

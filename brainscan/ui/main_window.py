@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
 
     volume_shown = Signal(object)  # Volume
     result_shown = Signal(object)  # AnalysisResult
+    preliminary_shown = Signal(object)  # AnalysisResult with the verdict only
     error_reported = Signal(object)  # the exception shown with show_error
     analysis_cancelled = Signal()
     models_changed = Signal(str)  # "ready" or "failed"
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         w.models_failed.connect(self._on_models_failed)
         w.series_found.connect(self._on_series_found)
         w.volume_loaded.connect(self._on_volume_loaded)
+        w.preliminary.connect(self._on_preliminary)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
@@ -299,6 +301,15 @@ class MainWindow(QMainWindow):
             if note:
                 self.panel.note.setText(note)
         self.volume_shown.emit(volume)
+
+    def _on_preliminary(self, result) -> None:
+        """Show the verdict as soon as classification is done; outlines and heat maps follow."""
+        if self.busy != "analyze" or result.volume is not self.volume:
+            return
+        self.panel.show_result(result)
+        self.slider.set_marks(tumour_slices(self.panel.summary()))
+        self.statusBar().showMessage("Verdict ready; outlining the tumour and computing heat maps...", 8000)
+        self.preliminary_shown.emit(result)
 
     def _on_finished(self, result) -> None:
         if self.busy != "analyze" or result.volume is not self.volume:

@@ -91,6 +91,7 @@ class AnalysisWorker(QObject):
     models_failed = Signal(object)  # BrainScanError
     series_found = Signal(list)  # list[SeriesInfo] when a path holds several series
     volume_loaded = Signal(object)  # Volume
+    preliminary = Signal(object)  # AnalysisResult with the verdict only, before outlines and heat maps
     finished = Signal(object)  # AnalysisResult, saved in the history
     failed = Signal(object)  # BaseException (BrainScanError for expected failures)
     cancelled = Signal()
@@ -202,6 +203,7 @@ class AnalysisWorker(QObject):
                 self.models.segmenter,
                 on_progress=throttle,
                 should_cancel=self.cancel_event.is_set,
+                on_verdict=self.preliminary.emit,
             )
             if self.cancel_event.is_set():
                 raise AnalysisCancelled("The analysis was cancelled; nothing was saved.")

@@ -124,3 +124,12 @@ def test_history_record_round_trip(phantom, tmp_path):
     assert record.meta.patient_name == "Doe^Jane"
     assert record.thumbnail_png.startswith(b"\x89PNG")
     assert json.loads(record.result_json)["volume_ml"] == pytest.approx(result.volume_ml, abs=1e-3)
+
+
+def test_preliminary_verdict_comes_before_outlines(phantom):
+    seen = []
+    result = analyze(phantom, FakeClassifier(), FakeSegmenter(), on_verdict=seen.append)
+    (early,) = seen
+    assert early.verdict == result.verdict and early.predictions == result.predictions
+    assert early.segmentations == {} and early.heatmaps == {} and early.volume_ml is None
+    assert any("Preliminary" in w for w in early.warnings)

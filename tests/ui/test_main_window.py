@@ -258,3 +258,24 @@ def test_run_gui_shows_the_window_then_the_probe_closes_it(qapp, monkeypatch, ca
             handler.close()
     probe = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0 < probe["run_gui_to_shown_s"] < 60
+
+
+def test_verdict_shows_before_the_outlines_are_done(qtbot, make_window, phantom):
+    from tests.fakes import FakeSegmenter
+
+    release = threading.Event()
+
+    class HeldSegmenter(FakeSegmenter):
+        def predict(self, slices, batch_size=16):
+            release.wait(WAIT_MS / 1000)
+            return super().predict(slices, batch_size)
+
+    window = make_window(fake_loader(FakeClassifier(), HeldSegmenter()))
+    with qtbot.waitSignal(window.preliminary_shown, timeout=WAIT_MS) as early:
+        window.open_paths([phantom])
+    assert early.args[0].verdict.tumour and early.args[0].segmentations == {}
+    assert window.panel.verdict_text().startswith("Tumour suspected: Glioma")
+    assert window.slider.marks() == (3, 4, 5)
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS) as final:
+        release.set()
+    assert sorted(final.args[0].segmentations) == [3, 4, 5]
