@@ -37,35 +37,10 @@ if [ "$BUILD" = 1 ] && [ ! -f resources/models/classifier_vgg16.json ]; then
   step "1. LiteRT models: none installed"
   echo "warning: resources/models has no trained models; building without them (the analysis is not checked)"
   export BRAINSCAN_BUILD_WITHOUT_MODELS=1
-elif [ "$BUILD" = 1 ]; then
-  step "1. LiteRT models up to date?"
-  if ! "$PY" - <<'EOF'
-import hashlib, json, sys
-from pathlib import Path
-models = Path("resources/models")
-stale = []
-for name in ("classifier_vgg16.json", "segmenter_unet.json"):
-    card_path = models / name
-    if not card_path.is_file():
-        continue
-    card = json.loads(card_path.read_text())
-    entry = card.get("litert") or {}
-    path = models / entry.get("file", "-")
-    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("sha256") \
-            or entry.get("source_sha256", card["sha256"]) != card["sha256"]:
-        stale.append(name)
-print("stale: " + ", ".join(stale) if stale else "all LiteRT models match their cards")
-sys.exit(1 if stale else 0)
-EOF
-  then
-    "$(dirname "$PY")/brainscan" export litert
-  fi
 fi
 if [ "$BUILD" = 1 ]; then
-  step "2. PyInstaller"
-  start=$(date +%s)
-  "$PY" -m PyInstaller --noconfirm --log-level ERROR build_spec/brainscan.spec
-  echo "built dist/BrainScan in $(( $(date +%s) - start )) s, $(du -sh dist/BrainScan | cut -f1)"
+  step "1-2. build_spec/build.sh (LiteRT conversion when needed, PyInstaller)"
+  PYTHON="$PY" build_spec/build.sh
 fi
 [ -x "$APP" ] || { echo "no $APP; build it first" >&2; exit 1; }
 
