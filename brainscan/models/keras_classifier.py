@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from brainscan.errors import InferenceError, ModelError
-from brainscan.models.calibration import apply_temperature
+from brainscan.models.batching import BatchedClassifier
 from brainscan.models.integrity import verify_sha256
-from brainscan.models.preprocess import preprocess_batch
 from brainscan.models.spec import ModelSpec
 
 
-class KerasClassifier:
+class KerasClassifier(BatchedClassifier):
     """VGG16 classifier with temperature scaling; batches go through a compiled tf.function."""
 
     def __init__(self, model, spec: ModelSpec | None = None, temperature: float | None = None):
@@ -47,22 +44,6 @@ class KerasClassifier:
         if len(batch) == 0:
             return np.zeros((0, 4), dtype=np.float64)
         return np.asarray(self._forward(batch), dtype=np.float64)
-
-    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
-        """Calibrated probabilities (n, 4) in CLASS_NAMES order for raw 2D slices.
-
-        Raises:
-            InferenceError: when the model fails on the input.
-        """
-        try:
-            out = [
-                self.raw_probabilities(preprocess_batch(slices[i : i + batch_size]))
-                for i in range(0, len(slices), batch_size)
-            ]
-        except Exception as exc:  # noqa: BLE001 - report any TF failure as an analysis error
-            raise InferenceError(f"The classifier failed on these images ({type(exc).__name__}).") from exc
-        probs = np.concatenate(out) if out else np.zeros((0, 4))
-        return apply_temperature(probs, self.temperature)
 
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM for ``class_index`` (the predicted class when None) on the slice's own grid.

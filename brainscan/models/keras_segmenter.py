@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from brainscan.errors import InferenceError, ModelError
+from brainscan.errors import ModelError
+from brainscan.models.batching import BatchedSegmenter
 from brainscan.models.integrity import verify_sha256
-from brainscan.models.preprocess import preprocess_gray, square_to_source
 from brainscan.models.segmenter import SEGMENTER_SIZE
 from brainscan.models.spec import ModelSpec
 
 
-class KerasSegmenter:
+class KerasSegmenter(BatchedSegmenter):
     """U-Net segmenter; ``predict`` returns tumour probability maps at each slice's own resolution."""
 
     def __init__(self, model, spec: ModelSpec | None = None, size: int = SEGMENTER_SIZE):
@@ -48,20 +46,3 @@ class KerasSegmenter:
         if len(batch) == 0:
             return np.zeros((0, self.size, self.size), np.float32)
         return np.asarray(self._forward(batch), dtype=np.float32)[..., 0]
-
-    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
-        """Tumour probability per pixel, resized back onto each slice's own grid.
-
-        Raises:
-            InferenceError: when the model fails on the input.
-        """
-        maps: list[np.ndarray] = []
-        try:
-            for start in range(0, len(slices), batch_size):
-                chunk = slices[start : start + batch_size]
-                batch = np.stack([preprocess_gray(s, self.size) for s in chunk])[..., None]
-                for source, square in zip(chunk, self.raw_maps(batch), strict=True):
-                    maps.append(square_to_source(square, np.asarray(source).shape[:2]))
-        except Exception as exc:  # noqa: BLE001 - any TF failure is an analysis error for the user
-            raise InferenceError(f"The segmenter failed on these images ({type(exc).__name__}).") from exc
-        return maps

@@ -8,16 +8,16 @@ Same preprocessing, temperature and outputs as ``KerasClassifier``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from brainscan.errors import InferenceError, ModelError
-from brainscan.models.calibration import apply_temperature
+from brainscan.models.batching import BatchedClassifier
 from brainscan.models.gradcam import HEAD_KEYS, grad_cam_from_activations
 from brainscan.models.litert_runtime import LiteRTRunner, litert_entry, verified_file
-from brainscan.models.preprocess import preprocess_batch, preprocess_slice
+from brainscan.models.preprocess import preprocess_slice
 from brainscan.models.spec import ModelSpec
 
 
@@ -34,7 +34,7 @@ def load_head(path: Path) -> dict[str, np.ndarray]:
         raise ModelError(f"The classifier head file {Path(path).name} is unreadable ({exc}).") from exc
 
 
-class LiteRTClassifier:
+class LiteRTClassifier(BatchedClassifier):
     """VGG16 classifier on the LiteRT interpreter, with temperature scaling and numpy Grad-CAM."""
 
     def __init__(
@@ -85,22 +85,6 @@ class LiteRTClassifier:
         if len(batch) == 0:
             return np.zeros((0, 4), dtype=np.float64)
         return np.asarray(self.outputs(batch)[1], dtype=np.float64)
-
-    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
-        """Calibrated probabilities (n, 4) in CLASS_NAMES order for raw 2D slices.
-
-        Raises:
-            InferenceError: when the model fails on the input.
-        """
-        try:
-            out = [
-                self.raw_probabilities(preprocess_batch(slices[i : i + batch_size]))
-                for i in range(0, len(slices), batch_size)
-            ]
-        except Exception as exc:  # noqa: BLE001 - report any runtime failure as an analysis error
-            raise InferenceError(f"The classifier failed on these images ({type(exc).__name__}).") from exc
-        probs = np.concatenate(out) if out else np.zeros((0, 4))
-        return apply_temperature(probs, self.temperature)
 
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM for ``class_index`` (the predicted class when None) on the slice's own grid.

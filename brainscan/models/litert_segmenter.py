@@ -5,17 +5,15 @@ Same preprocessing and outputs as ``KerasSegmenter``; the .tflite file comes fro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from brainscan.errors import InferenceError, ModelError
+from brainscan.errors import ModelError
+from brainscan.models.batching import BatchedSegmenter
 from brainscan.models.litert_runtime import LiteRTRunner, litert_entry, verified_file
-from brainscan.models.preprocess import preprocess_gray, square_to_source
 from brainscan.models.spec import ModelSpec
 
 
-class LiteRTSegmenter:
+class LiteRTSegmenter(BatchedSegmenter):
     """U-Net segmenter on the LiteRT interpreter; ``predict`` returns maps at each slice's own resolution."""
 
     def __init__(self, runner: LiteRTRunner, spec: ModelSpec | None = None):
@@ -45,20 +43,3 @@ class LiteRTSegmenter:
         if len(batch) == 0:
             return np.zeros((0, self.size, self.size), np.float32)
         return np.asarray(self._runner.run(batch)[0], dtype=np.float32)[..., 0]
-
-    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
-        """Tumour probability per pixel, resized back onto each slice's own grid.
-
-        Raises:
-            InferenceError: when the model fails on the input.
-        """
-        maps: list[np.ndarray] = []
-        try:
-            for start in range(0, len(slices), batch_size):
-                chunk = slices[start : start + batch_size]
-                batch = np.stack([preprocess_gray(s, self.size) for s in chunk])[..., None]
-                for source, square in zip(chunk, self.raw_maps(batch), strict=True):
-                    maps.append(square_to_source(square, np.asarray(source).shape[:2]))
-        except Exception as exc:  # noqa: BLE001 - any runtime failure is an analysis error for the user
-            raise InferenceError(f"The segmenter failed on these images ({type(exc).__name__}).") from exc
-        return maps

@@ -1,0 +1,66 @@
+"""Slice batching shared by every runtime (Keras, LiteRT): raw slices in, calibrated outputs out.
+
+A runtime class only supplies ``raw_probabilities`` (classifier) or ``raw_maps`` and ``size`` (segmenter);
+preprocessing, batching, calibration, mapping back to the source grid and error wording live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from brainscan.errors import InferenceError
+from brainscan.models.calibration import apply_temperature
+from brainscan.models.preprocess import preprocess_batch, preprocess_gray, square_to_source
+
+
+class BatchedClassifier:
+    """``predict`` over ``raw_probabilities(batch)``; subclasses set ``temperature``."""
+
+    temperature: float = 1.0
+
+    def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        """Calibrated probabilities (n, 4) in CLASS_NAMES order for raw 2D slices.
+
+        Raises:
+            InferenceError: when the model fails on the input.
+        """
+        try:
+            out = [
+                self.raw_probabilities(preprocess_batch(slices[i : i + batch_size]))
+                for i in range(0, len(slices), batch_size)
+            ]
+        except Exception as exc:  # noqa: BLE001 - any runtime failure is an analysis error for the user
+            raise InferenceError(f"The classifier failed on these images ({type(exc).__name__}).") from exc
+        probs = np.concatenate(out) if out else np.zeros((0, 4))
+        return apply_temperature(probs, self.temperature)
+
+
+class BatchedSegmenter:
+    """``predict`` over ``raw_maps(batch)`` at ``size`` x ``size``."""
+
+    size: int
+
+    def raw_maps(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
+        """Tumour probability per pixel, resized back onto each slice's own grid.
+
+        Raises:
+            InferenceError: when the model fails on the input.
+        """
+        maps: list[np.ndarray] = []
+        try:
+            for start in range(0, len(slices), batch_size):
+                chunk = slices[start : start + batch_size]
+                batch = np.stack([preprocess_gray(s, self.size) for s in chunk])[..., None]
+                for source, square in zip(chunk, self.raw_maps(batch), strict=True):
+                    maps.append(square_to_source(square, np.asarray(source).shape[:2]))
+        except Exception as exc:  # noqa: BLE001 - any runtime failure is an analysis error for the user
+            raise InferenceError(f"The segmenter failed on these images ({type(exc).__name__}).") from exc
+        return maps
