@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
 from brainscan.types import StudyRecord
 from brainscan.ui import errors
 from brainscan.ui.result_panel import LABEL_NAMES
-
-NO_PARENT = QModelIndex()
+from brainscan.ui.table_model import RowsTableModel
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ THUMB = 64
 FILTERS = (("All studies", None), ("Tumour suspected", True), ("No tumour", False))
 
 
-class HistoryModel(QAbstractTableModel):
+class HistoryModel(RowsTableModel):
     """Rows of HistoryStore.list(search, tumour)."""
 
     HEADERS = ("", "Analysed", "Patient", "Series", "Verdict", "P(tumour)", "Volume (mL)")
@@ -55,17 +54,6 @@ class HistoryModel(QAbstractTableModel):
 
     def record(self, row: int) -> StudyRecord:
         return self._rows[row]
-
-    def rowCount(self, parent=NO_PARENT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=NO_PARENT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
 
     def _thumbnail(self, record: StudyRecord) -> QPixmap | None:
         if not record.thumbnail_png or record.id is None:

@@ -6,7 +6,7 @@ and a study reopened from the history (its stored ``result_json``) are shown by 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -22,8 +22,7 @@ from PySide6.QtWidgets import (
 
 from brainscan.presentation import DISCLAIMER
 from brainscan.types import CLASS_NAMES, NO_TUMOUR
-
-NO_PARENT = QModelIndex()
+from brainscan.ui.table_model import RowsTableModel
 
 LABEL_NAMES = {"glioma": "Glioma", "meningioma": "Meningioma", "notumor": "No tumour", "pituitary": "Pituitary"}
 
@@ -61,7 +60,7 @@ def _unit(summary: dict) -> str:
     return "mm²" if summary.get("area_unit") == "mm2" else "px²"
 
 
-class SliceTableModel(QAbstractTableModel):
+class SliceTableModel(RowsTableModel):
     """One row per slice: number, finding, P(tumour), outlined area."""
 
     HEADERS = ("Slice", "Finding", "P(tumour)", "Area")
@@ -83,16 +82,8 @@ class SliceTableModel(QAbstractTableModel):
     def slice_index(self, row: int) -> int:
         return int(self._rows[row]["index"])
 
-    def rowCount(self, parent=NO_PARENT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=NO_PARENT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section] + (f" ({self._unit})" if section == 3 else "")
-        return None
+    def header_label(self, section: int) -> str:
+        return self.HEADERS[section] + (f" ({self._unit})" if section == 3 else "")
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
