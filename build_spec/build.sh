@@ -5,8 +5,8 @@
 #
 # 1. The bundle runs LiteRT models, which are derived from the Keras weights in git and not committed
 #    themselves. When a model card's .tflite (or the classifier's Grad-CAM head file) is missing or does not
-#    match the card, `brainscan export litert` converts again (needs TensorFlow, 1-2 min; with the same
-#    TensorFlow version the conversion is byte-identical, so the cards stay unchanged).
+#    match the card, `brainscan export litert` converts again (needs TensorFlow, 1-2 min) and rewrites the
+#    card's "litert" entry: the converter's bytes differ between checkouts, so that card shows as modified.
 # 2. PyInstaller with build_spec/brainscan.spec.
 # Environment: PYTHON (default .venv/bin/python).
 set -euo pipefail
