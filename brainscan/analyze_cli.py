@@ -59,22 +59,20 @@ def numbered(path: Path, n: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from brainscan.io import load, scan
+    from brainscan.io.batch import scan_and_load
     from brainscan.models.loading import load_shipped_models
     from brainscan.pipeline.analyze import analyze
     from brainscan.pipeline.summary import result_to_dict, to_study_record
 
     try:
-        found = scan(args.paths)
+        outcomes = scan_and_load(args.paths)
     except BrainScanError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    volumes = []
-    for info in found:
-        try:
-            volumes.append(load(info))
-        except BrainScanError as exc:
-            print(f"{info.description} ({info.source}): {exc}", file=sys.stderr)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            print(f"{outcome.info.description} ({outcome.info.source}): {outcome.error}", file=sys.stderr)
+    volumes = [outcome.volume for outcome in outcomes if outcome.volume is not None]
     if not volumes:
         print("No series could be loaded.", file=sys.stderr)
         return 2

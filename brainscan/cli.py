@@ -13,26 +13,22 @@ from brainscan.errors import BrainScanError
 
 def cmd_info(args: argparse.Namespace) -> int:
     """List each series found under PATH...; exit 0 when at least one loaded, 2 when none did."""
-    from brainscan.io import load, scan
+    from brainscan.io.batch import scan_and_load
     from brainscan.io.describe import describe_series
 
     try:
-        found = scan(args.paths)
+        outcomes = scan_and_load(args.paths)
     except BrainScanError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     described = []
-    loaded = 0
-    for info in found:
-        try:
-            volume = load(info)
-            loaded += 1
-            described.append(describe_series(info, volume))
-        except BrainScanError as exc:
-            print(f"{info.description}: {exc}", file=sys.stderr)
-            entry = describe_series(info)
-            entry["error"] = str(exc)
-            described.append(entry)
+    for outcome in outcomes:
+        entry = describe_series(outcome.info, outcome.volume)
+        if outcome.error is not None:
+            print(f"{outcome.info.description}: {outcome.error}", file=sys.stderr)
+            entry["error"] = str(outcome.error)
+        described.append(entry)
+    loaded = sum(outcome.volume is not None for outcome in outcomes)
     if args.json:
         print(json.dumps(described, indent=2))
     else:
