@@ -21,7 +21,11 @@ def evaluate_segmenter(segmenter, root: Path, batch_size: int = 16) -> dict:
     """
     from brainscan.models.training.segmentation_data import read_segmentation_set
 
-    items = read_segmentation_set(Path(root))
+    return evaluate_items(segmenter, read_segmentation_set(Path(root)), batch_size)
+
+
+def evaluate_items(segmenter, items, batch_size: int = 16) -> dict:
+    """The metrics of `evaluate_segmenter` over given SegmentationItems (export scores its validation split)."""
     dices, ious, labels = [], [], []
     compute = 0.0
     for start in range(0, len(items), batch_size):

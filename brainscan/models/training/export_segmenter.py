@@ -11,9 +11,7 @@ import numpy as np
 
 from brainscan import __version__
 from brainscan.models.integrity import sha256_of
-from brainscan.models.segmenter import SEGMENTER_SIZE
 from brainscan.models.spec import SEGMENTER_CARD
-from brainscan.pipeline.masks import clean_mask, dice
 
 WEIGHTS_FILE = "segmenter_unet.npz"
 CARD_FILE = SEGMENTER_CARD
@@ -26,32 +24,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="training run folder")
     parser.add_argument("--out", type=Path, default=models_dir())
     parser.add_argument("--version", default=None)
+    parser.add_argument("--data", type=Path, default=None, help="segmentation set (default: the run's own)")
 
 
 def export(args: argparse.Namespace) -> dict:
     from brainscan.models.keras_segmenter import KerasSegmenter
+    from brainscan.models.segmentation_evaluation import evaluate_items
     from brainscan.models.segmenter import build_segmenter
+    from brainscan.models.training.segmentation_data import read_segmentation_set
     from brainscan.models.weights import load_float16_weights, save_float16_weights
 
     run: Path = args.run
     state = json.loads((run / "state.json").read_text())
     split = json.loads((run / "split.json").read_text())
     base = int(state.get("base_filters", 16))
-    model = build_segmenter(SEGMENTER_SIZE, base=base)
+    size = int(state.get("size", 256))
+    model = build_segmenter(size, base=base)
     model.load_weights(run / "best.weights.h5")
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / WEIGHTS_FILE
     save_float16_weights(model, weights)
     load_float16_weights(model, weights)  # measure what ships
-    images = np.load(run / "cache" / "images.npy")
-    masks = np.load(run / "cache" / "masks.npy")
+    items = read_segmentation_set(args.data or Path(split["data"]))
     val = np.asarray(split["val"])
-    segmenter = KerasSegmenter(model)
-    scores = []
-    for start in range(0, len(val), 16):
-        idx = val[start : start + 16]
-        maps = segmenter.raw_maps(images[idx].astype(np.float32)[..., None])
-        scores += [dice(clean_mask(p), m > 0) for p, m in zip(maps, masks[idx], strict=True)]
+    metrics = evaluate_items(KerasSegmenter(model, size=size), [items[i] for i in val])
     today = dt.date.today().isoformat()
     card = {
         "name": "BrainScan U-Net tumour segmenter",
@@ -62,10 +58,12 @@ def export(args: argparse.Namespace) -> dict:
         "architecture": f"U-Net, VGG-style encoder blocks (2x conv3x3+BN+ReLU), depth 4, base {base} filters",
         "base_filters": base,
         "how_trained": "from scratch on CPU; Adam with warmup and cosine decay; loss BCE + soft Dice; "
-        "augmentation: flips, 90-degree turns, gamma 0.8-1.25",
-        "input_shape": [SEGMENTER_SIZE, SEGMENTER_SIZE, 1],
+        "augmentation: flips, 90-degree turns, gamma 0.8-1.25; "
+        f"{state.get('epochs_planned')} epochs planned, best at epoch {state.get('best_epoch')}",
+        "input_shape": [size, size, 1],
         "labels": ["tumour"],
-        "preprocessing": "brainscan.models.preprocess.preprocess_gray (percentile scaling, pad to square, resize 256)",
+        "preprocessing": "brainscan.models.preprocess.preprocess_gray (percentile scaling, pad to square, "
+        f"resize {size}); probabilities resized back to the slice's own grid",
         "data": "figshare brain tumour dataset (Cheng et al.), 2802 T1c slices with masks",
         "split": {
             "method": "whole blocks of consecutive figshare file numbers (patients are contiguous) to validation",
@@ -78,7 +76,10 @@ def export(args: argparse.Namespace) -> dict:
         "seed": state.get("seed"),
         "epochs": state.get("best_epoch"),
         "steps_per_epoch": state.get("steps_per_epoch"),
-        "validation": {"dice_mean_256px_postprocessed": float(np.mean(scores)), "n": len(scores)},
+        "validation": {
+            **{key: metrics[key] for key in ("n", "dice_mean", "dice_median", "iou_mean", "dice_by_label")},
+            "measured": "per slice at the mask's own resolution, after post-processing (as evaluate segmenter)",
+        },
         "date": today,
         "brainscan_version": __version__,
     }

@@ -1,7 +1,7 @@
 """`brainscan train segmenter`: resumable U-Net training on the segmentation set.
 
 Same run-folder conventions as the classifier (train.log, history.csv, split.json, last.keras,
-state.json, best.weights.h5, cache/). Validation Dice is the mean per-slice Dice at 256 px with a 0.5
+state.json, best.weights.h5, cache/). Validation Dice is the mean per-slice Dice at the input size with a 0.5
 threshold, before post-processing (the evaluate command measures the full path at the mask's resolution).
 """
 
@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--base-filters", type=int, default=16)
+    parser.add_argument(
+        "--size", type=int, default=SEGMENTER_SIZE, help="input pixels per side (128 trains ~5x faster than 256)"
+    )
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the training step (~1.4x faster on CPU)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--block", type=int, default=60, help="file numbers per split block (limits leakage)")
@@ -50,7 +54,7 @@ def build_cache(items, size: int, folder: Path) -> tuple[np.ndarray, np.ndarray]
     images_file, masks_file = folder / "images.npy", folder / "masks.npy"
     if images_file.exists() and masks_file.exists():
         images, masks = np.load(images_file), np.load(masks_file)
-        if len(images) == len(items):
+        if len(images) == len(items) and images.shape[1:] == (size, size):
             return images, masks
     folder.mkdir(parents=True, exist_ok=True)
     images = np.zeros((len(items), size, size), np.float16)
@@ -139,7 +143,7 @@ def train(args: argparse.Namespace) -> Path:
             "train": train_idx.tolist(), "val": val_idx.tolist(),
         }))  # fmt: skip
     log.info("segmentation: train %d, validation %d slices", len(train_idx), len(val_idx))
-    images, masks = build_cache(items, SEGMENTER_SIZE, out / "cache")
+    images, masks = build_cache(items, args.size, out / "cache")
     steps = args.steps_per_epoch or len(train_idx) // args.batch_size
     train_ds, val_ds = make_datasets(images, masks, train_idx, val_idx, args.batch_size, args.seed)
     state = RunState(out)
@@ -147,16 +151,20 @@ def train(args: argparse.Namespace) -> Path:
         model = keras.models.load_model(
             out / "last.keras", custom_objects={"dice_bce_loss": dice_bce_loss, "MeanSliceDice": type(dice_metric())}
         )
+        model.jit_compile = args.jit
         log.info("resumed from epoch %d", state.data["epoch"])
     else:
         state.data = {"epoch": 0}
-        model = build_segmenter(SEGMENTER_SIZE, base=args.base_filters, seed=args.seed)
+        model = build_segmenter(args.size, base=args.base_filters, seed=args.seed)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=args.epochs * steps, warmup_target=args.lr, warmup_steps=min(200, steps)
         )
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=dice_bce_loss, metrics=[dice_metric()])
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule), loss=dice_bce_loss, metrics=[dice_metric()], jit_compile=args.jit
+        )
     state.data.update({"epochs_planned": args.epochs, "steps_per_epoch": steps, "batch_size": args.batch_size,
-                       "seed": args.seed, "lr": args.lr, "base_filters": args.base_filters})  # fmt: skip
+                       "seed": args.seed, "lr": args.lr, "base_filters": args.base_filters,
+                       "size": args.size, "jit": args.jit})  # fmt: skip
     state.save()
     fit_run(model, train_ds, val_ds, out, state, args.epochs, steps, args.batch_size, monitor="val_dice")
     return out
