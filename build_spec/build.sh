@@ -5,8 +5,9 @@
 #
 # 1. The bundle runs LiteRT models, which are derived from the Keras weights in git and not committed
 #    themselves. When a model card's .tflite (or the classifier's Grad-CAM head file) is missing or does not
-#    match the card, `brainscan export litert` converts again (needs TensorFlow, 1-2 min) and rewrites the
-#    card's "litert" entry: the converter's bytes differ between checkouts, so that card shows as modified.
+#    match the card, `brainscan export litert` converts again (needs TensorFlow, 1-2 min) and writes the
+#    LiteRT entry to <card>.litert.json (gitignored, like the .tflite: the converter's bytes differ between
+#    checkouts), so the committed cards never change.
 # 2. PyInstaller with build_spec/brainscan.spec.
 # Environment: PYTHON (default .venv/bin/python).
 set -euo pipefail
@@ -24,7 +25,8 @@ for name in ("classifier_vgg16.json", "segmenter_unet.json"):
     if not card_path.is_file():
         continue
     card = json.loads(card_path.read_text())
-    entry = card.get("litert") or {}
+    sidecar = card_path.with_name(card_path.stem + ".litert.json")
+    entry = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     for key, sha_key in (("file", "sha256"), ("head_file", "head_sha256")):
         if key not in entry and key == "head_file":
             continue

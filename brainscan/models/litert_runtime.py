@@ -2,7 +2,7 @@
 
 Only ``ai_edge_litert.interpreter`` is imported (lazily, when a model is opened): no TensorFlow, so the frozen
 app stays small and starts fast. The model files come from ``brainscan export litert``
-(``brainscan.models.litert_convert``), which writes a ``"litert"`` entry into each model card.
+(``brainscan.models.litert_convert``), which records them in ``<card>.litert.json`` (read as the card's ``"litert"``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pytest
 from brainscan.config import PROJECT_ROOT, models_dir
 from brainscan.errors import ModelError
 from brainscan.models.gradcam import HEAD_KEYS, head_gradient, max_pool_2x2, resize_bilinear
-from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, read_spec
+from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, litert_sidecar, read_spec
 from brainscan.types import CLASS_NAMES
 
 PROB_BOUND = 1e-4
@@ -164,6 +164,7 @@ def test_export_records_both_sha256s_and_the_measured_bounds(resources):
         assert 0 <= entry["max_abs_diff_vs_keras"] <= PROB_BOUND
         assert entry["converted_with"].startswith("tensorflow ")
         assert entry["bytes"] == (folder / entry["file"]).stat().st_size < 40 * 2**20
+        assert "litert" not in json.loads((folder / card_name).read_text())  # the committed card never changes
     clf = read_spec(folder / CLASSIFIER_CARD).card["litert"]
     assert clf["weights_storage"] == "float16" and clf["batch"] == "dynamic"
     assert clf["head_sha256"] == sha256_of(folder / clf["head_file"])
@@ -262,12 +263,14 @@ def _copy_models(resources: Path, tmp_path: Path) -> Path:
 
 
 def _edit_card(path: Path, **litert_changes) -> None:
-    card = json.loads(path.read_text())
+    """Change (or with drop=True delete) the card's LiteRT entry, which lives in its sidecar."""
+    sidecar = litert_sidecar(path)
     if litert_changes.pop("drop", False):
-        card.pop("litert")
-    else:
-        card["litert"].update(litert_changes)
-    path.write_text(json.dumps(card))
+        sidecar.unlink()
+        return
+    entry = json.loads(sidecar.read_text())
+    entry.update(litert_changes)
+    sidecar.write_text(json.dumps(entry))
 
 
 @pytest.mark.slow
@@ -296,6 +299,9 @@ def test_damaged_or_unlisted_litert_files_raise_model_error(resources, tmp_path)
     (folder / "segmenter_unet.tflite").unlink()
     with pytest.raises(ModelError, match="missing"):
         LiteRTSegmenter.from_spec(read_spec(folder / SEGMENTER_CARD))
+    litert_sidecar(folder / SEGMENTER_CARD).write_text("{ cut short")
+    with pytest.raises(ModelError, match="litert.json is damaged"):
+        read_spec(folder / SEGMENTER_CARD)
 
 
 # --- no TensorFlow at run time ------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 For each shipped card in the models folder (the segmenter is optional), this loads the SHA-verified Keras
 weights, converts them (``brainscan.models.litert_convert``), verifies the LiteRT outputs against Keras, and
-only then writes ``<name>.tflite`` beside the card and adds a ``"litert"`` entry to the card, so a card carries
-both SHA-256s (Keras weights and LiteRT model). The classifier also gets ``classifier_vgg16_head.npz``, the
+only then writes ``<name>.tflite`` beside the card and its ``"litert"`` entry to ``<name>.litert.json`` (read
+back into the card by ``read_spec``), so a model carries both SHA-256s (Keras weights and LiteRT model) while
+the committed card never changes. The classifier also gets ``classifier_vgg16_head.npz``, the
 head weights its numpy Grad-CAM needs. Needs TensorFlow; the app then runs without it.
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from brainscan.errors import ModelError
 from brainscan.models.integrity import sha256_of
-from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, read_spec
+from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, litert_sidecar, read_spec
 
 CLASSIFIER_TFLITE = "classifier_vgg16.tflite"
 CLASSIFIER_HEAD = "classifier_vgg16_head.npz"
@@ -103,10 +104,8 @@ def _write_atomic(path: Path, content: bytes) -> None:
 
 
 def _add_entry(card_path: Path, entry: dict) -> None:
-    """Add (or replace) the card's "litert" entry, keeping everything else as it was."""
+    """Write the LiteRT entry to the card's sidecar (the committed card itself is left as it is)."""
     try:
-        card = json.loads(card_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"The model card {card_path.name} could not be updated ({exc}).") from exc
-    card["litert"] = entry
-    _write_atomic(card_path, (json.dumps(card, indent=2) + "\n").encode())
+        _write_atomic(litert_sidecar(card_path), (json.dumps(entry, indent=2) + "\n").encode())
+    except OSError as exc:
+        raise ModelError(f"The LiteRT entry for {card_path.name} could not be written ({exc}).") from exc
