@@ -8,6 +8,8 @@ Same preprocessing, temperature and outputs as ``KerasClassifier``.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,8 +36,19 @@ def load_head(path: Path) -> dict[str, np.ndarray]:
         raise ModelError(f"The classifier head file {Path(path).name} is unreadable ({exc}).") from exc
 
 
+def _input_key(row: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(row, dtype=np.float32).tobytes(), digest_size=16).digest()
+
+
 class LiteRTClassifier(BatchedClassifier):
-    """VGG16 classifier on the LiteRT interpreter, with temperature scaling and numpy Grad-CAM."""
+    """VGG16 classifier on the LiteRT interpreter, with temperature scaling and numpy Grad-CAM.
+
+    The block5_conv3 activations of the most recent ``ACTIVATION_CACHE`` slices are kept (keyed by a hash
+    of the preprocessed input), so the Grad-CAM of a slice that was just classified costs no second forward
+    pass (about 70 ms a slice on 2 cores).
+    """
+
+    ACTIVATION_CACHE = 64  # 64 x (8 x 8 x 512 float32) = 8 MiB
 
     def __init__(
         self,
@@ -56,6 +69,7 @@ class LiteRTClassifier(BatchedClassifier):
         self.head = dict(head) if head is not None else None
         self.spec = spec
         self.temperature = temperature if temperature is not None else (spec.temperature if spec else 1.0)
+        self._activations: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, num_threads: int | None = None) -> LiteRTClassifier:
@@ -78,7 +92,24 @@ class LiteRTClassifier(BatchedClassifier):
     def outputs(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(block5_conv3 activations (n, 8, 8, 512), uncalibrated probabilities (n, 4)) for a preprocessed batch."""
         out = self._runner.run(batch)
-        return out[self._conv_at], out[self._probs_at]
+        conv, probs = out[self._conv_at], out[self._probs_at]
+        for row, row_conv, row_probs in zip(batch, conv, probs, strict=True):
+            self._remember(_input_key(row), row_conv, row_probs)
+        return conv, probs
+
+    def _remember(self, key: bytes, conv: np.ndarray, probs: np.ndarray) -> None:
+        self._activations[key] = (np.array(conv), np.array(probs))
+        self._activations.move_to_end(key)
+        while len(self._activations) > self.ACTIVATION_CACHE:
+            self._activations.popitem(last=False)
+
+    def _outputs_for_one(self, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(activations, probabilities) for one preprocessed slice, from the cache when it was just classified."""
+        cached = self._activations.get(_input_key(row))
+        if cached is not None:
+            return cached
+        conv, probs = self.outputs(row[None])
+        return conv[0], probs[0]
 
     def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Uncalibrated softmax for an already preprocessed (n, 128, 128, 3) batch."""
@@ -95,8 +126,8 @@ class LiteRTClassifier(BatchedClassifier):
         if self.head is None:
             raise InferenceError("The heat map needs the classifier head weights, which this model lacks.")
         try:
-            conv, probs = self.outputs(preprocess_slice(pixels)[None])
-            index = int(np.argmax(probs[0])) if class_index is None else int(class_index)
-            return grad_cam_from_activations(conv[0], self.head, np.asarray(pixels).shape, index)
+            conv, probs = self._outputs_for_one(preprocess_slice(pixels))
+            index = int(np.argmax(probs)) if class_index is None else int(class_index)
+            return grad_cam_from_activations(conv, self.head, np.asarray(pixels).shape, index)
         except Exception as exc:  # noqa: BLE001
             raise InferenceError(f"The heat map could not be computed ({type(exc).__name__}).") from exc
