@@ -41,6 +41,7 @@ def test_shipped_segmenter_outlines_real_tumours(shared_data):
     maps = KerasSegmenter.from_spec(spec).predict(images)
     masks = [clean_mask(m) for m in maps]
     assert all(m.shape == t.shape for m, t in zip(masks, truths, strict=True))
+    assert sum(m.any() for m in masks) >= 2 * SAMPLE // 3  # every validation slice shows a tumour
     claimed = spec.card["validation"]["dice_mean"]
     mean_dice = float(np.mean([dice(m, t) for m, t in zip(masks, truths, strict=True)]))
     assert mean_dice >= claimed - TOLERANCE, f"sample Dice {mean_dice:.3f}, card claims {claimed:.3f}"
