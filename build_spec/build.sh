@@ -18,6 +18,7 @@ if [ -f resources/models/classifier_vgg16.json ]; then
   if ! "$PY" - <<'PYEOF'
 import hashlib, json, sys
 from pathlib import Path
+from brainscan.models.spec import litert_sidecar
 models = Path("resources/models")
 stale = []
 for name in ("classifier_vgg16.json", "segmenter_unet.json"):
@@ -25,7 +26,7 @@ for name in ("classifier_vgg16.json", "segmenter_unet.json"):
     if not card_path.is_file():
         continue
     card = json.loads(card_path.read_text())
-    sidecar = card_path.with_name(card_path.stem + ".litert.json")
+    sidecar = litert_sidecar(card_path)
     entry = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     for key, sha_key in (("file", "sha256"), ("head_file", "head_sha256")):
         if key not in entry and key == "head_file":

@@ -11,6 +11,7 @@ import numpy as np
 
 from brainscan import __version__
 from brainscan.models.integrity import sha256_of
+from brainscan.models.segmenter import SEGMENTER_SIZE
 from brainscan.models.spec import SEGMENTER_CARD
 
 WEIGHTS_FILE = "segmenter_unet.npz"
@@ -38,7 +39,7 @@ def export(args: argparse.Namespace) -> dict:
     state = json.loads((run / "state.json").read_text())
     split = json.loads((run / "split.json").read_text())
     base = int(state.get("base_filters", 16))
-    size = int(state.get("size", 256))
+    size = int(state.get("size", SEGMENTER_SIZE))  # runs from before --size were 256 px
     model = build_segmenter(size, base=base)
     model.load_weights(run / "best.weights.h5")
     args.out.mkdir(parents=True, exist_ok=True)
