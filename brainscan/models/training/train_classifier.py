@@ -22,6 +22,7 @@ import numpy as np
 
 from brainscan.models.classifier import build_classifier
 from brainscan.models.preprocess import CLASSIFIER_SIZE
+from brainscan.models.training.augment import augmenter
 from brainscan.models.training.dataset import build_cache, duplicate_aware_split, list_class_folders
 from brainscan.types import CLASS_NAMES
 
@@ -42,25 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
-
-
-def augmenter(seed: int):
-    """MRI-appropriate augmentation: left-right flip, small rotation/zoom/shift, contrast jitter.
-
-    No vertical flips (heads are not upside down) and no colour changes (MRI is grey).
-    """
-    import keras
-
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed + 1),
-            keras.layers.RandomZoom((-0.12, 0.12), fill_mode="constant", seed=seed + 2),
-            keras.layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed + 3),
-            keras.layers.RandomContrast(0.2, seed=seed + 4),
-        ],
-        name="augment",
-    )
 
 
 def make_datasets(pixels, labels, train_idx, val_idx, batch_size, seed):

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from brainscan.models.preprocess import pad_to_square, preprocess_gray
-from brainscan.models.segmenter import SEGMENTER_SIZE, build_segmenter, dice_bce_loss
+from brainscan.models.segmenter import SEGMENTER_SIZE, build_segmenter, dice_bce_loss, dice_metric
 from brainscan.models.training.segmentation_data import block_split, read_segmentation_set
 from brainscan.models.training.train_classifier import RunState, configure_run_logging, fit_run
 
@@ -98,32 +98,6 @@ def make_datasets(images, masks, train_idx, val_idx, batch_size, seed):
     )
     val = tf.data.Dataset.from_tensor_slices((images[val_idx], masks[val_idx])).map(to_float).batch(32).prefetch(2)
     return train, val
-
-
-def dice_metric():
-    import keras
-    from keras import ops
-
-    class MeanSliceDice(keras.metrics.Metric):
-        """Mean per-slice Dice at threshold 0.5 (empty prediction and empty truth count as 1)."""
-
-        def __init__(self, name="dice", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-            self.count = self.add_variable(shape=(), initializer="zeros", name="count")
-
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            pred = ops.cast(y_pred >= 0.5, "float32")
-            inter = ops.sum(y_true * pred, axis=(1, 2, 3))
-            total = ops.sum(y_true, axis=(1, 2, 3)) + ops.sum(pred, axis=(1, 2, 3))
-            dice = ops.where(total > 0, 2.0 * inter / ops.maximum(total, 1.0), 1.0)
-            self.total.assign_add(ops.sum(dice))
-            self.count.assign_add(ops.cast(ops.shape(dice)[0], "float32"))
-
-        def result(self):
-            return self.total / ops.maximum(self.count, 1.0)
-
-    return MeanSliceDice()
 
 
 def check_resume_shape(recorded: dict, args: argparse.Namespace) -> None:
