@@ -75,7 +75,8 @@ def export(args: argparse.Namespace) -> dict:
         "how_trained": "from scratch (no ImageNet weights: none reachable); conv kernels He-normal; all layers "
         f"trainable; Adam, peak lr {state.get('lr')}, warmup then cosine decay; batch {state.get('batch_size')}; "
         "augmentation: horizontal flip, rotation +-11 deg, zoom +-12 %, shift +-6 %, contrast +-20 %; "
-        f"precision {state.get('precision')}; CPU (2 cores)",
+        f"precision {state.get('precision')}; {state.get('hardware', 'CPU (2 cores)')}; "
+        f"weights: {state.get('weights_taken', 'epoch with the best validation accuracy')}",
         "input_shape": [CLASSIFIER_SIZE, CLASSIFIER_SIZE, 3],
         "labels": list(CLASS_NAMES),
         "preprocessing": "brainscan.models.preprocess.preprocess_slice (grey, 0.5-99.5 percentile scaling, "

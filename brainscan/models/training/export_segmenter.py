@@ -58,9 +58,11 @@ def export(args: argparse.Namespace) -> dict:
         "storage": "float16 numpy .npz of model.get_weights(), no optimizer state",
         "architecture": f"U-Net, VGG-style encoder blocks (2x conv3x3+BN+ReLU), depth 4, base {base} filters",
         "base_filters": base,
-        "how_trained": "from scratch on CPU; Adam with warmup and cosine decay; loss BCE + soft Dice; "
+        "how_trained": f"from scratch on {state.get('hardware', 'CPU')}; Adam with warmup and cosine decay; "
+        "loss BCE + soft Dice; "
         "augmentation: flips, 90-degree turns, gamma 0.8-1.25; "
-        f"{state.get('epochs_planned')} epochs planned, best at epoch {state.get('best_epoch')}",
+        f"{state.get('epochs_planned')} epochs planned, weights from epoch {state.get('best_epoch')} "
+        f"({state.get('weights_taken', 'best validation Dice')})",
         "input_shape": [size, size, 1],
         "labels": ["tumour"],
         "preprocessing": "brainscan.models.preprocess.preprocess_gray (percentile scaling, pad to square, "
