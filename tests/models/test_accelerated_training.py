@@ -120,3 +120,36 @@ def test_segmenter_pack_train_import_round_trip(tmp_path):
     model.load_weights(run / "best.weights.h5")
     trained = accelerated.read_shards(shards, "segmenter")
     assert all(np.allclose(w, t, atol=1e-6) for w, t in zip(model.get_weights(), trained, strict=True))
+
+
+@pytest.mark.slow
+def test_classifier_continues_from_given_weights_and_imports(tmp_path):
+    """train --init-weights starts from the given float16 weights (host-side augmentation), import reloads it."""
+    from brainscan.models.classifier import build_classifier
+    from brainscan.models.weights import save_float16_weights
+
+    slices = smooth_slices(8, 128)
+    blob, offsets = accelerated.encode_slices(slices)
+    pack = tmp_path / "clf.npz"
+    np.savez(pack, kind=np.array("classifier"), blob=blob, offsets=offsets, labels=np.arange(8) % 4,
+             train=np.arange(6), val=np.arange(6, 8))  # fmt: skip
+    start = tmp_path / "start.npz"
+    save_float16_weights(build_classifier("scratch", seed=5), start)
+    shards = tmp_path / "shards"
+    accelerated.main(["train", "--pack", str(pack), "--out", str(shards), "--budget-s", "900", "--max-epochs", "1",
+                      "--batch-size", "3", "--lr", "1e-9", "--warmup", "1", "--init-weights", str(start)])  # fmt: skip
+    rows = [json.loads(line) for line in (shards / "classifier_history.jsonl").read_text().splitlines()]
+    assert rows[0]["meta"]["init_weights"] == str(start) and rows[1]["epoch"] == 1
+    source = tmp_path / "source"
+    (source / "cache").mkdir(parents=True)
+    np.save(source / "cache" / "pixels.npy", slices.astype(np.float16))
+    (source / "cache" / "pixels.json").write_text("{}")
+    (source / "split.json").write_text(json.dumps({"train": list(range(6)), "val": [6, 7], "seed": 1}))
+    state = accelerated.import_run("classifier", shards, source, tmp_path / "run")
+    assert state["continued_from"] == str(start) and state["epoch"] == 1
+    model = build_classifier("scratch", seed=6)
+    model.load_weights(tmp_path / "run" / "best.weights.h5")
+    with np.load(start) as data:
+        first = [data[key].astype(np.float32) for key in sorted(data.files)]
+    # a learning rate of 1e-9 for two steps: the weights are still the starting ones, not seed 6's
+    assert all(np.allclose(w, f, atol=1e-3) for w, f in zip(model.get_weights(), first, strict=True))
