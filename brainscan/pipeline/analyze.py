@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from brainscan.errors import AnalysisCancelled, InferenceError
+from brainscan.pipeline.applicability import applicability_warnings
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
 from brainscan.pipeline.verdict import series_verdict
@@ -101,6 +102,7 @@ def analyze(
 
     models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
     gate = f"outline slices with P(tumour) >= {VERDICT_THRESHOLD:g} when the series verdict is tumour"
+    unlike = applicability_warnings(volume)
     if on_verdict is not None:
         on_verdict(
             AnalysisResult(
@@ -115,7 +117,7 @@ def analyze(
                 models=tuple(models),
                 gate=gate,
                 timings_s=dict(timings),
-                warnings=("Preliminary: outlines, measurements and heat maps are still being computed.",),
+                warnings=("Preliminary: outlines, measurements and heat maps are still being computed.", *unlike),
             )
         )
 
@@ -123,7 +125,7 @@ def analyze(
     key = list(verdict.key_slices) if (explain and hasattr(classifier, "explain")) else []
     total = n + (len(gated) if segmenter is not None else 0) + len(key)
     done = n
-    warnings: list[str] = []
+    warnings: list[str] = list(unlike)
 
     segmentations: dict[int, SegmentationResult] = {}
     start = time.perf_counter()
