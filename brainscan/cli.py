@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from brainscan import __version__
-from brainscan.errors import BrainScanError
+from brainscan.errors import BrainScanError, SeriesLoadError
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -103,6 +103,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def no_tumour_report(segmenter, folder: Path) -> dict:
+    """outlined_fraction over the image files directly in ``folder`` (sorted by name)."""
+    from brainscan.io.scan import IMAGE_SUFFIXES
+    from brainscan.models.segmentation_evaluation import outlined_fraction
+
+    if not Path(folder).is_dir():
+        raise SeriesLoadError(f"{folder} is not a folder.")
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise SeriesLoadError(f"No image files in {folder}.")
+    return {"folder": str(folder), **outlined_fraction(segmenter, files)}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainscan.models.evaluation import evaluate_classifier
     from brainscan.models.keras_classifier import KerasClassifier
@@ -117,12 +130,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             from brainscan.models.training.export_segmenter import CARD_FILE
 
             spec = read_spec(args.card or models_dir() / CARD_FILE)
-            report = evaluate_segmenter(KerasSegmenter.from_spec(spec), args.dir)
+            segmenter = KerasSegmenter.from_spec(spec)
+            report = evaluate_segmenter(segmenter, args.dir)
             text = (
                 f"n = {report['n']}  dice mean {report['dice_mean']:.4f}  median {report['dice_median']:.4f}  "
                 f"IoU mean {report['iou_mean']:.4f}  {report['ms_per_slice']:.1f} ms/slice\n"
                 + "  ".join(f"{k}: {v:.4f}" for k, v in report["dice_by_label"].items())
             )
+            if args.no_tumour_dir:
+                report["no_tumour"] = no_tumour_report(segmenter, args.no_tumour_dir)
+                text += (
+                    f"\nno-tumour slices: {report['no_tumour']['n']}, outlined on "
+                    f"{report['no_tumour']['outlined_fraction']:.1%} (mean outlined area "
+                    f"{report['no_tumour']['mean_outlined_area_fraction']:.2%} of the slice)"
+                )
         else:
             spec = read_spec(args.card) if args.card else shipped_classifier_spec()
             report = evaluate_classifier(KerasClassifier.from_spec(spec), args.dir)
@@ -223,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_segmenter.add_argument("dir", type=Path)
     evaluate_segmenter.add_argument("--json", type=Path, help="write the metrics as JSON here")
     evaluate_segmenter.add_argument("--card", type=Path, help="model card (default: the shipped one)")
+    evaluate_segmenter.add_argument(
+        "--no-tumour-dir", type=Path, help="also report how often it outlines anything on these tumour-free slices"
+    )
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 

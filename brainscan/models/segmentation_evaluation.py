@@ -58,3 +58,33 @@ def evaluate_items(segmenter, items, batch_size: int = 16) -> dict:
         "ms_per_slice": 1000.0 * compute / max(len(dices), 1),
         "postprocessing": "threshold 0.5, components < 20 px removed, holes filled",
     }
+
+
+def outlined_fraction(segmenter, images, batch_size: int = 16) -> dict:
+    """How often the segmenter outlines anything (after post-processing) on slices that hold no tumour.
+
+    Why: Dice is measured on tumour slices only, so it says nothing about false outlines; the app relies on
+    the classifier's gate to hide them, and this number says how much it has to.
+    ``images`` are grey 2D arrays (or paths, read like evaluate_items reads slices).
+    """
+    outlined, area_fractions = 0, []
+    for start in range(0, len(images), batch_size):
+        chunk = [_grey(image) for image in images[start : start + batch_size]]
+        for prob in segmenter.predict(chunk, batch_size=batch_size):
+            mask = clean_mask(prob)
+            outlined += bool(mask.any())
+            area_fractions.append(float(mask.mean()))
+    n = len(area_fractions)
+    return {
+        "n": n,
+        "outlined_fraction": outlined / n if n else float("nan"),
+        "mean_outlined_area_fraction": float(np.mean(area_fractions)) if n else float("nan"),
+        "postprocessing": "threshold 0.5, components < 20 px removed, holes filled",
+    }
+
+
+def _grey(image) -> np.ndarray:
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as img:
+            return np.asarray(img.convert("L"))
+    return np.asarray(image)

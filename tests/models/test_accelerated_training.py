@@ -153,3 +153,49 @@ def test_classifier_continues_from_given_weights_and_imports(tmp_path):
         first = [data[key].astype(np.float32) for key in sorted(data.files)]
     # a learning rate of 1e-9 for two steps: the weights are still the starting ones, not seed 6's
     assert all(np.allclose(w, f, atol=1e-3) for w, f in zip(model.get_weights(), first, strict=True))
+
+
+def test_segmenter_pack_can_add_empty_notumor_slices_to_training_only(tmp_path):
+    from PIL import Image
+
+    data = tmp_path / "Training"
+    for name in ("glioma", "meningioma", "notumor", "pituitary"):
+        (data / name).mkdir(parents=True)
+        for k in range(3):
+            Image.fromarray((smooth_slices(1, 40)[0] * 200).astype(np.uint8)).save(data / name / f"{k}.png")
+    classifier_run = tmp_path / "clf"
+    classifier_run.mkdir()
+    # files are listed class by class, sorted: notumor is 6, 7, 8; 8 is validation
+    split = {"data": str(data), "train": [0, 1, 3, 4, 6, 7, 9, 10], "val": [2, 5, 8, 11]}
+    (classifier_run / "split.json").write_text(json.dumps(split))
+    seg_run = tmp_path / "seg"
+    (seg_run / "cache").mkdir(parents=True)
+    np.save(seg_run / "cache" / "images.npy", smooth_slices(10, 32).astype(np.float16))
+    np.save(seg_run / "cache" / "masks.npy", np.ones((10, 32, 32), np.uint8))
+    (seg_run / "split.json").write_text(json.dumps({"train": list(range(8)), "val": [8, 9]}))
+
+    accelerated.pack_segmenter(seg_run, seg_run / "cache", tmp_path / "p.npz", empty_from=classifier_run)
+    with np.load(tmp_path / "p.npz") as pack:
+        assert pack["train"].tolist() == list(range(8)) + [10, 11]  # the two training notumor slices
+        assert pack["val"].tolist() == [8, 9]
+        masks = np.unpackbits(pack["mask_bits"])[: int(np.prod(pack["mask_shape"]))].reshape(pack["mask_shape"])
+        assert masks.shape == (12, 32, 32) and masks[:10].all() and not masks[10:].any()
+        images = accelerated.decode_slices(pack["blob"], pack["offsets"], threads=1)
+        assert images.shape == (12, 32, 32) and images[10:].max() > 0.5  # real, preprocessed slices
+
+
+def test_outlined_fraction_counts_slices_with_any_outline():
+    from brainscan.models.segmentation_evaluation import outlined_fraction
+
+    class ThresholdSegmenter:
+        def predict(self, slices, batch_size=16):
+            return [(np.asarray(s) > 100).astype(np.float32) for s in slices]
+
+    blank = np.zeros((64, 64), np.uint8)
+    spot = blank.copy()
+    spot[10:30, 10:30] = 255  # 400 px: kept by the clean-up
+    speck = blank.copy()
+    speck[5:8, 5:8] = 255  # 9 px: removed as noise
+    report = outlined_fraction(ThresholdSegmenter(), [blank, spot, speck, spot], batch_size=3)
+    assert report["n"] == 4 and report["outlined_fraction"] == 0.5
+    assert report["mean_outlined_area_fraction"] == pytest.approx(2 * 400 / 4096 / 4)

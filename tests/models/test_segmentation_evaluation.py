@@ -41,3 +41,13 @@ def test_evaluate_segmenter_json_at_512px(tmp_path):
     assert report["n"] == 3 and set(report["dice_by_label"]) == {"meningioma", "glioma", "pituitary"}
     for key in ("dice_mean", "dice_median", "iou_mean", "ms_per_slice"):
         assert 0.0 <= report[key] and (key == "ms_per_slice" or report[key] <= 1.0)
+    # the same command also reports how often the model outlines anything on tumour-free slices
+    empty = tmp_path / "notumor"
+    empty.mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((300, 300), 40 * k, np.uint8)).save(empty / f"{k}.jpg")
+    args = ["evaluate", "segmenter", str(data), "--card", str(tmp_path / "card.json"), "--json", str(out)]
+    assert main([*args, "--no-tumour-dir", str(empty)]) == 0
+    no_tumour = json.loads(out.read_text())["no_tumour"]
+    assert no_tumour["n"] == 3 and 0.0 <= no_tumour["outlined_fraction"] <= 1.0
+    assert main([*args, "--no-tumour-dir", str(tmp_path / "masks-none")]) == 2  # missing folder: clear error

@@ -76,21 +76,43 @@ def pack_classifier(run: Path, out: Path) -> dict:
     return _save_pack(out, arrays)
 
 
-def pack_segmenter(run: Path, cache: Path, out: Path) -> dict:
+def pack_segmenter(run: Path, cache: Path, out: Path, empty_from: Path | None = None, empty_limit: int = 0) -> dict:
     """Pack a segmenter run's split with a cache of slices and masks (``images.npy``, ``masks.npy``) at the
-    size to train at (``brainscan train segmenter --size N`` writes one into its run's ``cache/``)."""
+    size to train at (``brainscan train segmenter --size N`` writes one into its run's ``cache/``).
+
+    ``empty_from``: a classifier run whose *training* split's ``notumor`` slices are added to the segmenter's
+    training set with empty masks (so it learns to outline nothing; validation stays the tumour slices).
+    """
     split = json.loads((run / "split.json").read_text())
     images, masks = np.load(cache / "images.npy"), np.load(cache / "masks.npy")
     needed = max(max(split["train"]), max(split["val"])) + 1
     if len(images) < needed or images.shape != masks.shape:
-        raise SystemExit(
-            f"error: {cache} holds {images.shape} slices and {masks.shape} masks; the split needs {needed}."
-        )
+        raise SystemExit(f"error: {cache} holds {images.shape} slices, {masks.shape} masks; the split needs {needed}.")
+    train = list(split["train"])
+    if empty_from is not None:
+        empty = notumor_training_slices(empty_from, images.shape[1], empty_limit)
+        train += range(len(images), len(images) + len(empty))
+        images = np.concatenate([images.astype(np.float32), empty])
+        masks = np.concatenate([masks, np.zeros(empty.shape, masks.dtype)])
     blob, offsets = encode_slices(images)
     arrays = {"kind": np.array("segmenter"), "blob": blob, "offsets": offsets,
               "mask_bits": np.packbits(masks.astype(bool)), "mask_shape": np.asarray(masks.shape),
-              "train": np.asarray(split["train"]), "val": np.asarray(split["val"])}  # fmt: skip
+              "train": np.asarray(train), "val": np.asarray(split["val"])}  # fmt: skip
     return _save_pack(out, arrays)
+
+
+def notumor_training_slices(classifier_run: Path, size: int, limit: int = 0) -> np.ndarray:
+    """The ``notumor`` slices of a classifier run's training split, preprocessed like the app at ``size``."""
+    from brainscan.models.preprocess import preprocess_gray
+    from brainscan.models.training.dataset import list_class_folders, read_image
+    from brainscan.types import CLASS_NAMES, NO_TUMOUR
+
+    split = json.loads((classifier_run / "split.json").read_text())
+    data = list_class_folders(Path(split["data"]))
+    chosen = [i for i in split["train"] if data.labels[i] == CLASS_NAMES.index(NO_TUMOUR)]
+    if limit:
+        chosen = chosen[:: max(1, len(chosen) // limit)][:limit]
+    return np.stack([preprocess_gray(read_image(data.paths[i]), size) for i in chosen]).astype(np.float32)
 
 
 def _save_pack(out: Path, arrays: dict) -> dict:
@@ -361,6 +383,8 @@ def main(argv: list[str] | None = None) -> None:
     pack.add_argument("--run", type=Path, required=True, help="run whose split.json (and cache) to pack")
     pack.add_argument("--cache", type=Path, help="segmenter: folder with images.npy/masks.npy at the train size")
     pack.add_argument("--out", type=Path, required=True)
+    pack.add_argument("--empty-from", type=Path, help="segmenter: add this classifier run's training notumor slices")
+    pack.add_argument("--empty-limit", type=int, default=0, help="at most this many of them (0 = all)")
     train = steps.add_parser("train", help="train from a pack (GPU machine)")
     train.add_argument("--pack", type=Path, required=True)
     train.add_argument("--out", type=Path, required=True)
@@ -386,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             if args.cache is None:
                 parser.error("pack segmenter needs --cache")
-            print(json.dumps(pack_segmenter(args.run, args.cache, args.out)))
+            print(json.dumps(pack_segmenter(args.run, args.cache, args.out, args.empty_from, args.empty_limit)))
     elif args.step == "train":
         args.started = time.time()
         args.out.mkdir(parents=True, exist_ok=True)

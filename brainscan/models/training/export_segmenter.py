@@ -48,7 +48,16 @@ def export(args: argparse.Namespace) -> dict:
     load_float16_weights(model, weights)  # measure what ships
     items = read_segmentation_set(args.data or Path(split["data"]))
     val = np.asarray(split["val"])
-    metrics = evaluate_items(KerasSegmenter(model, size=size), [items[i] for i in val])
+    segmenter = KerasSegmenter(model, size=size)
+    metrics = evaluate_items(segmenter, [items[i] for i in val])
+    empty_files = notumor_validation_files()
+    if empty_files:
+        from brainscan.models.segmentation_evaluation import outlined_fraction
+
+        metrics["no_tumour_slices"] = {
+            **outlined_fraction(segmenter, empty_files),
+            "data": "the notumor slices of the shipped classifier's validation split (never trained on)",
+        }
     today = dt.date.today().isoformat()
     card = {
         "name": "BrainScan U-Net tumour segmenter",
@@ -81,6 +90,7 @@ def export(args: argparse.Namespace) -> dict:
         "steps_per_epoch": state.get("steps_per_epoch"),
         "validation": {
             **{key: metrics[key] for key in ("n", "dice_mean", "dice_median", "iou_mean", "dice_by_label")},
+            **({"no_tumour_slices": metrics["no_tumour_slices"]} if "no_tumour_slices" in metrics else {}),
             "measured": "per slice at the mask's own resolution, after post-processing (as evaluate segmenter)",
         },
         "date": today,
@@ -89,3 +99,17 @@ def export(args: argparse.Namespace) -> dict:
     (args.out / VALIDATION_LIST).write_text(json.dumps({"files": split.get("val_files", [])}, indent=1))
     (args.out / CARD_FILE).write_text(json.dumps(card, indent=2))
     return card
+
+
+def notumor_validation_files() -> list[Path]:
+    """The classification set's notumor slices in the shipped classifier's validation split (empty when the
+    data or the list is absent): tumour-free slices no shipped model was trained on."""
+    from brainscan.config import data_dir, models_dir
+    from brainscan.models.training.export_classifier import SPLIT_FILE
+
+    listing = models_dir() / SPLIT_FILE
+    root = data_dir() / "classification" / "Training"
+    if not listing.exists() or not root.is_dir():
+        return []
+    files = json.loads(listing.read_text()).get("files", [])
+    return [root / name for name in files if name.startswith("notumor/") and (root / name).exists()]
