@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from brainscan import __version__
-from brainscan.errors import BrainScanError, SeriesLoadError
+from brainscan.errors import BrainScanError
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -103,19 +103,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def no_tumour_report(segmenter, folder: Path) -> dict:
-    """outlined_fraction over the image files directly in ``folder`` (sorted by name)."""
-    from brainscan.io.scan import IMAGE_SUFFIXES
-    from brainscan.models.segmentation_evaluation import outlined_fraction
-
-    if not Path(folder).is_dir():
-        raise SeriesLoadError(f"{folder} is not a folder.")
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise SeriesLoadError(f"No image files in {folder}.")
-    return {"folder": str(folder), **outlined_fraction(segmenter, files)}
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainscan.models.evaluation import evaluate_classifier
     from brainscan.models.keras_classifier import KerasClassifier
@@ -126,7 +113,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.model == "segmenter":
             from brainscan.config import models_dir
             from brainscan.models.keras_segmenter import KerasSegmenter
-            from brainscan.models.segmentation_evaluation import evaluate_segmenter
+            from brainscan.models.segmentation_evaluation import evaluate_segmenter, outlined_fraction_in_folder
             from brainscan.models.training.export_segmenter import CARD_FILE
 
             spec = read_spec(args.card or models_dir() / CARD_FILE)
@@ -138,7 +125,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 + "  ".join(f"{k}: {v:.4f}" for k, v in report["dice_by_label"].items())
             )
             if args.no_tumour_dir:
-                report["no_tumour"] = no_tumour_report(segmenter, args.no_tumour_dir)
+                report["no_tumour"] = outlined_fraction_in_folder(segmenter, args.no_tumour_dir)
                 text += (
                     f"\nno-tumour slices: {report['no_tumour']['n']}, outlined on "
                     f"{report['no_tumour']['outlined_fraction']:.1%} (mean outlined area "

@@ -11,6 +11,7 @@ from PIL import Image
 from brainscan.pipeline.masks import clean_mask, dice, iou
 
 LABELS = ("meningioma", "glioma", "pituitary")
+POSTPROCESSING = "threshold 0.5, components < 20 px removed, holes filled"
 
 
 def evaluate_segmenter(segmenter, root: Path, batch_size: int = 16) -> dict:
@@ -30,16 +31,12 @@ def evaluate_items(segmenter, items, batch_size: int = 16) -> dict:
     compute = 0.0
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
-        images = []
-        for item in chunk:
-            with Image.open(item.image) as img:
-                images.append(np.asarray(img.convert("L")))
+        images = [_grey(item.image) for item in chunk]
         began = time.perf_counter()
         maps = segmenter.predict(images, batch_size=batch_size)
         compute += time.perf_counter() - began
         for item, prob in zip(chunk, maps, strict=True):
-            with Image.open(item.mask) as m:
-                truth = np.asarray(m.convert("L")) > 127
+            truth = _grey(item.mask) > 127
             if prob.shape != truth.shape:  # image and mask grids differ: resize prediction to the mask
                 prob = np.asarray(Image.fromarray(prob).resize(truth.shape[::-1], Image.Resampling.BILINEAR))
             pred = clean_mask(prob)
@@ -56,7 +53,7 @@ def evaluate_items(segmenter, items, batch_size: int = 16) -> dict:
             name: float(dices_arr[labels_arr == name].mean()) for name in LABELS if (labels_arr == name).any()
         },
         "ms_per_slice": 1000.0 * compute / max(len(dices), 1),
-        "postprocessing": "threshold 0.5, components < 20 px removed, holes filled",
+        "postprocessing": POSTPROCESSING,
     }
 
 
@@ -79,8 +76,25 @@ def outlined_fraction(segmenter, images, batch_size: int = 16) -> dict:
         "n": n,
         "outlined_fraction": outlined / n if n else float("nan"),
         "mean_outlined_area_fraction": float(np.mean(area_fractions)) if n else float("nan"),
-        "postprocessing": "threshold 0.5, components < 20 px removed, holes filled",
+        "postprocessing": POSTPROCESSING,
     }
+
+
+def outlined_fraction_in_folder(segmenter, folder: Path) -> dict:
+    """outlined_fraction over the image files directly in ``folder`` (sorted by name).
+
+    Raises:
+        SeriesLoadError: when ``folder`` is not a folder or holds no image files.
+    """
+    from brainscan.errors import SeriesLoadError
+    from brainscan.io.scan import IMAGE_SUFFIXES
+
+    if not Path(folder).is_dir():
+        raise SeriesLoadError(f"{folder} is not a folder.")
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise SeriesLoadError(f"No image files in {folder}.")
+    return {"folder": str(folder), **outlined_fraction(segmenter, files)}
 
 
 def _grey(image) -> np.ndarray:

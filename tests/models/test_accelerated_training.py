@@ -178,7 +178,7 @@ def test_segmenter_pack_can_add_empty_notumor_slices_to_training_only(tmp_path):
     with np.load(tmp_path / "p.npz") as pack:
         assert pack["train"].tolist() == list(range(8)) + [10, 11]  # the two training notumor slices
         assert pack["val"].tolist() == [8, 9]
-        masks = np.unpackbits(pack["mask_bits"])[: int(np.prod(pack["mask_shape"]))].reshape(pack["mask_shape"])
+        masks = accelerated.unpack_masks(pack)
         assert masks.shape == (12, 32, 32) and masks[:10].all() and not masks[10:].any()
         images = accelerated.decode_slices(pack["blob"], pack["offsets"], threads=1)
         assert images.shape == (12, 32, 32) and images[10:].max() > 0.5  # real, preprocessed slices

@@ -115,6 +115,12 @@ def notumor_training_slices(classifier_run: Path, size: int, limit: int = 0) -> 
     return np.stack([preprocess_gray(read_image(data.paths[i]), size) for i in chosen]).astype(np.float32)
 
 
+def unpack_masks(pack: dict) -> np.ndarray:
+    """The (n, h, w) 0/1 masks a segmenter pack stores as packed bits."""
+    shape = tuple(int(d) for d in pack["mask_shape"])
+    return np.unpackbits(pack["mask_bits"])[: int(np.prod(shape))].reshape(shape)
+
+
 def _save_pack(out: Path, arrays: dict) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as handle:
@@ -282,7 +288,7 @@ def train_segmenter_pack(pack: dict, args: argparse.Namespace) -> None:
     from brainscan.models.training.augment import augment_segmentation_batch
 
     images = decode_slices(pack["blob"], pack["offsets"])
-    masks = np.unpackbits(pack["mask_bits"])[: int(np.prod(pack["mask_shape"]))].reshape(pack["mask_shape"])
+    masks = unpack_masks(pack)
     train, val = pack["train"], pack["val"]
 
     def augment(x, y, rng):
