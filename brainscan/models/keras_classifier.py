@@ -19,6 +19,7 @@ class KerasClassifier(BatchedClassifier):
         self.model = model
         self.spec = spec
         self.temperature = temperature if temperature is not None else (spec.temperature if spec else 1.0)
+        self.flip_average = spec.flip_average if spec else False
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     @classmethod
@@ -39,10 +40,8 @@ class KerasClassifier(BatchedClassifier):
             raise ModelError(f"The model file {spec.file.name} does not fit the classifier ({exc}).") from exc
         return cls(model, spec)
 
-    def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """Uncalibrated softmax for an already preprocessed (n, 128, 128, 3) batch."""
-        if len(batch) == 0:
-            return np.zeros((0, 4), dtype=np.float64)
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """Uncalibrated softmax for an already preprocessed (n, 128, 128, 3) batch, one view."""
         return np.asarray(self._forward(batch), dtype=np.float64)
 
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:

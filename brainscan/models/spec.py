@@ -35,6 +35,7 @@ class ModelSpec:
     labels: tuple[str, ...]
     preprocessing: str
     temperature: float = 1.0
+    flip_average: bool = False
     card: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -66,6 +67,7 @@ def read_spec(card_path: Path) -> ModelSpec:
             labels=tuple(card["labels"]),
             preprocessing=card["preprocessing"],
             temperature=float(card.get("calibration", {}).get("temperature", 1.0)),
+            flip_average=bool(card.get("inference", {}).get("left_right_flip_average", False)),
             card=card,
         )
     except FileNotFoundError as exc:

@@ -1,7 +1,9 @@
 """`brainscan export classifier`: turn a training run into a shippable model + model card.
 
-Takes the run's best checkpoint (by validation accuracy), fits the temperature on the validation split,
-stores float16 weights without optimizer state, and writes the card with metrics, split and SHA-256.
+Takes the run's best checkpoint (by validation accuracy) or a given weights file, fits the temperature on the
+validation split, stores float16 weights without optimizer state, and writes the card with metrics, split and
+SHA-256. Shipped cards turn on the left-right flip average at inference (``inference`` in the card); the
+single-view validation numbers are recorded beside it.
 """
 
 from __future__ import annotations
@@ -31,12 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="training run folder")
     parser.add_argument("--out", type=Path, default=models_dir())
     parser.add_argument("--version", default=None, help="model version (default: date)")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="weights to export instead of RUN/best.weights.h5: a .weights.h5, a .keras checkpoint or a float16 .npz",
+    )
+    parser.add_argument("--epoch", type=int, default=None, help="the epoch those weights come from (for the card)")
+    parser.add_argument(
+        "--weights-note", default=None, help="how those weights were taken, for the card (e.g. an average of epochs)"
+    )
 
 
 def export(args: argparse.Namespace) -> dict:
     from brainscan.models.classifier import build_classifier
     from brainscan.models.keras_classifier import KerasClassifier
-    from brainscan.models.weights import save_float16_weights
 
     run: Path = args.run
     state = json.loads((run / "state.json").read_text())
@@ -46,21 +57,28 @@ def export(args: argparse.Namespace) -> dict:
     val_idx = np.asarray(split["val"])
 
     model = build_classifier("scratch")
-    model.load_weights(run / "best.weights.h5")
+    weights_source = getattr(args, "weights", None)
+    load_checkpoint(model, weights_source or run / "best.weights.h5")
+    epoch = getattr(args, "epoch", None) or (None if weights_source else state.get("best_epoch"))
     args.out.mkdir(parents=True, exist_ok=True)
     weights_path = args.out / WEIGHTS_FILE
-    save_float16_weights(model, weights_path)
+    write_weights_if_changed(model, weights_path)
     # Metrics are measured on the float16 weights that ship, not on the float32 checkpoint.
     from brainscan.models.weights import load_float16_weights
 
     load_float16_weights(model, weights_path)
     classifier = KerasClassifier(model, temperature=1.0)
     batch = np.repeat(pixels[val_idx].astype(np.float32)[..., None], 3, axis=-1)
-    raw = np.concatenate([classifier.raw_probabilities(batch[i : i + 64]) for i in range(0, len(batch), 64)])
     val_labels = labels[val_idx]
+    single_view = classification_report(val_labels, _raw(classifier, batch))
+    classifier.flip_average = True
+    raw = _raw(classifier, batch)
     temperature = fit_temperature(raw, val_labels)
     before = classification_report(val_labels, raw)
     after = classification_report(val_labels, apply_temperature(raw, temperature))
+    weights_taken = getattr(args, "weights_note", None) or (
+        f"epoch {epoch} checkpoint" if weights_source else state.get("weights_taken", "the best validation epoch")
+    )
     (args.out / SPLIT_FILE).write_text(json.dumps({"data": "classification/Training", "files": split["val_files"]}))
     today = dt.date.today().isoformat()
     card = {
@@ -76,7 +94,7 @@ def export(args: argparse.Namespace) -> dict:
         f"trainable; Adam, peak lr {state.get('lr')}, warmup then cosine decay; batch {state.get('batch_size')}; "
         "augmentation: horizontal flip, rotation +-11 deg, zoom +-12 %, shift +-6 %, contrast +-20 %; "
         f"precision {state.get('precision')}; {state.get('hardware', 'CPU (2 cores)')}; "
-        f"weights: {state.get('weights_taken', 'epoch with the best validation accuracy')}",
+        f"weights: {weights_taken}",
         "input_shape": [CLASSIFIER_SIZE, CLASSIFIER_SIZE, 3],
         "labels": list(CLASS_NAMES),
         "preprocessing": "brainscan.models.preprocess.preprocess_slice (grey, 0.5-99.5 percentile scaling, "
@@ -91,9 +109,13 @@ def export(args: argparse.Namespace) -> dict:
             "validation_files": SPLIT_FILE,
         },
         "seed": state.get("seed"),
-        "epochs": state.get("best_epoch"),
+        "epochs": epoch,
         "steps_per_epoch": state.get("steps_per_epoch"),
-        "images_seen": (state.get("best_epoch") or 0) * state.get("steps_per_epoch", 0) * state.get("batch_size", 0),
+        "images_seen": (epoch or 0) * state.get("steps_per_epoch", 0) * state.get("batch_size", 0),
+        "inference": {
+            "left_right_flip_average": True,
+            "why": "trained with left-right flips; the mean of the slice and its mirror is read at twice the compute",
+        },
         "validation": {
             "accuracy": after["accuracy"],
             "ece_before_calibration": before["ece"],
@@ -101,6 +123,11 @@ def export(args: argparse.Namespace) -> dict:
             "tumour_sensitivity": after["tumour_sensitivity"],
             "tumour_specificity": after["tumour_specificity"],
             "confusion": after["confusion"],
+            "single_view": {
+                "accuracy": single_view["accuracy"],
+                "tumour_sensitivity": single_view["tumour_sensitivity"],
+                "tumour_specificity": single_view["tumour_specificity"],
+            },
         },
         "calibration": {"method": "temperature scaling on the validation split", "temperature": temperature},
         "date": today,
@@ -108,6 +135,50 @@ def export(args: argparse.Namespace) -> dict:
     }
     (args.out / CLASSIFIER_CARD).write_text(json.dumps(card, indent=2))
     return card
+
+
+def _raw(classifier, batch: np.ndarray) -> np.ndarray:
+    return np.concatenate([classifier.raw_probabilities(batch[i : i + 64]) for i in range(0, len(batch), 64)])
+
+
+def load_checkpoint(model, path: Path) -> None:
+    """Weights from a Keras ``.weights.h5``, a full ``.keras`` checkpoint (optimizer ignored) or a float16 .npz."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        from brainscan.models.weights import load_float16_weights
+
+        load_float16_weights(model, path)
+    elif path.suffix == ".keras":
+        import keras
+
+        model.set_weights(keras.models.load_model(path, compile=False).get_weights())
+    else:
+        model.load_weights(path)
+
+
+def write_weights_if_changed(model, path: Path) -> bool:
+    """Write the float16 weights unless ``path`` already holds exactly these arrays.
+
+    Why: .npz files carry write times, so re-exporting the same weights (say, to recalibrate) would otherwise
+    change the file's bytes and SHA-256 and put a second copy into git history.
+    """
+    from brainscan.models.weights import save_float16_weights
+
+    path = Path(path)
+    fresh = path.with_name(path.name + ".new")
+    save_float16_weights(model, fresh)
+    if path.is_file() and _same_arrays(path, fresh):
+        fresh.unlink()
+        return False
+    fresh.replace(path)
+    return True
+
+
+def _same_arrays(a: Path, b: Path) -> bool:
+    with np.load(a) as left, np.load(b) as right:
+        if sorted(left.files) != sorted(right.files):
+            return False
+        return all(np.array_equal(left[k], right[k]) and left[k].dtype == right[k].dtype for k in left.files)
 
 
 def _labels(split: dict) -> np.ndarray:
