@@ -21,6 +21,11 @@ class BatchedClassifier:
     temperature: float = 1.0
     flip_average: bool = False
 
+    def _read_card(self, spec, temperature: float | None) -> None:
+        """Temperature (unless given) and mirror reading from the model card; defaults without a card."""
+        self.temperature = temperature if temperature is not None else (spec.temperature if spec else 1.0)
+        self.flip_average = spec.flip_average if spec else False
+
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Uncalibrated softmax of one view of an already preprocessed (n, 128, 128, 3) batch."""
         raise NotImplementedError

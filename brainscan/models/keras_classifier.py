@@ -18,8 +18,7 @@ class KerasClassifier(BatchedClassifier):
 
         self.model = model
         self.spec = spec
-        self.temperature = temperature if temperature is not None else (spec.temperature if spec else 1.0)
-        self.flip_average = spec.flip_average if spec else False
+        self._read_card(spec, temperature)
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     @classmethod

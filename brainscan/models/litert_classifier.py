@@ -68,8 +68,7 @@ class LiteRTClassifier(BatchedClassifier):
         self._conv_at = ranks.index(4)
         self.head = dict(head) if head is not None else None
         self.spec = spec
-        self.temperature = temperature if temperature is not None else (spec.temperature if spec else 1.0)
-        self.flip_average = spec.flip_average if spec else False
+        self._read_card(spec, temperature)
         self._activations: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     @classmethod

@@ -57,9 +57,9 @@ def export(args: argparse.Namespace) -> dict:
     val_idx = np.asarray(split["val"])
 
     model = build_classifier("scratch")
-    weights_source = getattr(args, "weights", None)
+    weights_source = args.weights
     load_checkpoint(model, weights_source or run / "best.weights.h5")
-    epoch = getattr(args, "epoch", None) or (None if weights_source else state.get("best_epoch"))
+    epoch = args.epoch or (None if weights_source else state.get("best_epoch"))
     args.out.mkdir(parents=True, exist_ok=True)
     weights_path = args.out / WEIGHTS_FILE
     write_weights_if_changed(model, weights_path)
@@ -76,7 +76,7 @@ def export(args: argparse.Namespace) -> dict:
     temperature = fit_temperature(raw, val_labels)
     before = classification_report(val_labels, raw)
     after = classification_report(val_labels, apply_temperature(raw, temperature))
-    weights_taken = getattr(args, "weights_note", None) or (
+    weights_taken = args.weights_note or (
         f"epoch {epoch} checkpoint" if weights_source else state.get("weights_taken", "the best validation epoch")
     )
     (args.out / SPLIT_FILE).write_text(json.dumps({"data": "classification/Training", "files": split["val_files"]}))
