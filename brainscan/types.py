@@ -93,14 +93,22 @@ class Volume:
 
 @dataclass(frozen=True)
 class SlicePrediction:
-    """Classifier output for one slice: calibrated probabilities in CLASS_NAMES order."""
+    """Classifier output for one slice: calibrated probabilities in CLASS_NAMES order, and the model card's
+    operating point (None: the most probable class; see brainscan.models.decision)."""
 
     index: int
     probabilities: tuple[float, ...]
+    tumour_threshold: float | None = None
+
+    @property
+    def class_index(self) -> int:
+        from brainscan.models.decision import predicted_classes
+
+        return int(predicted_classes(np.asarray(self.probabilities)[None], self.tumour_threshold)[0])
 
     @property
     def label(self) -> str:
-        return CLASS_NAMES[int(np.argmax(self.probabilities))]
+        return CLASS_NAMES[self.class_index]
 
     @property
     def tumour_probability(self) -> float:

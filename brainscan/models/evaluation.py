@@ -17,6 +17,7 @@ def evaluate_classifier(classifier, root: Path, batch_size: int = 32) -> dict:
         SeriesLoadError: when the folder is not laid out as one subfolder per class.
     """
     from brainscan.models.calibration import apply_temperature
+    from brainscan.models.decision import tumour_threshold_of
     from brainscan.models.preprocess import preprocess_batch
     from brainscan.models.training.dataset import list_class_folders, read_image
 
@@ -29,7 +30,7 @@ def evaluate_classifier(classifier, root: Path, batch_size: int = 32) -> dict:
         raw.append(classifier.raw_probabilities(batch))
         compute_seconds += time.perf_counter() - began
     probabilities = apply_temperature(np.concatenate(raw), classifier.temperature)
-    report = classification_report(data.labels, probabilities)
+    report = classification_report(data.labels, probabilities, tumour_threshold_of(classifier))
     report["ms_per_image"] = 1000.0 * compute_seconds / max(len(data.paths), 1)
     report["temperature"] = classifier.temperature
     if classifier.spec is not None:

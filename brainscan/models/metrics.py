@@ -5,13 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from brainscan.models.calibration import expected_calibration_error
+from brainscan.models.decision import predicted_classes
 from brainscan.types import CLASS_NAMES, NO_TUMOUR
 
 
-def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict:
-    """n, accuracy, per-class precision/recall/F1, confusion (rows = truth), tumour sens./spec., ECE."""
+def classification_report(labels: np.ndarray, probabilities: np.ndarray, tumour_threshold: float | None = None) -> dict:
+    """n, accuracy, per-class precision/recall/F1, confusion (rows = truth), tumour sens./spec., ECE.
+
+    Each slice is called by brainscan.models.decision (``tumour_threshold`` None: the most probable class);
+    ECE measures the probabilities themselves, so the threshold does not change it.
+    """
     labels = np.asarray(labels, dtype=np.int64)
-    predicted = np.asarray(probabilities).argmax(axis=1)
+    predicted = predicted_classes(probabilities, tumour_threshold)
     k = len(CLASS_NAMES)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
@@ -42,12 +47,15 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
         "tumour_sensitivity": float(sensitivity),
         "tumour_specificity": float(specificity),
         "ece": expected_calibration_error(probabilities, labels, bins=15),
+        "tumour_threshold": tumour_threshold,
     }
 
 
 def format_report(report: dict) -> str:
     """A readable table of a classification_report."""
+    rule = report.get("tumour_threshold")
     lines = [
+        f"decision: {'most probable class' if rule is None else f'tumour when P(tumour) >= {rule:.3f}'}",
         f"n = {report['n']}   accuracy = {report['accuracy']:.4f}   ECE(15 bins) = {report['ece']:.4f}",
         f"tumour sensitivity = {report['tumour_sensitivity']:.4f}   "
         f"tumour specificity = {report['tumour_specificity']:.4f}",

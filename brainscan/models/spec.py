@@ -36,6 +36,7 @@ class ModelSpec:
     preprocessing: str
     temperature: float = 1.0
     flip_average: bool = False
+    tumour_threshold: float | None = None
     card: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -68,12 +69,17 @@ def read_spec(card_path: Path) -> ModelSpec:
             preprocessing=card["preprocessing"],
             temperature=float(card.get("calibration", {}).get("temperature", 1.0)),
             flip_average=bool(card.get("inference", {}).get("left_right_flip_average", False)),
+            tumour_threshold=_optional_float(card.get("decision", {}).get("tumour_threshold")),
             card=card,
         )
     except FileNotFoundError as exc:
         raise ModelError(f"The model card {Path(card_path).name} is missing; no trained model is installed.") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"The model card {Path(card_path).name} is damaged ({exc}).") from exc
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _read_litert_sidecar(card_path: Path) -> dict:

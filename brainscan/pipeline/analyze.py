@@ -6,7 +6,8 @@ Steps, each reporting progress through ``on_progress(done, total, message)`` and
 1. classify every slice (calibrated probabilities), in batches;
 2. series verdict (brainscan.pipeline.verdict);
 3. segmentation **gate**: a slice is segmented only when the series verdict is "tumour" and that slice's
-   own tumour probability is at least the verdict threshold (0.5). Slices the classifier calls tumour-free
+   own tumour probability is at least the slice threshold (the model card's operating point, else 0.5; see
+   brainscan.models.decision). Slices the classifier calls tumour-free
    never show an outline, so the mask and the verdict cannot contradict each other;
 4. segment the gated slices, clean the masks (brainscan.pipeline.masks), measure area per slice, volume over
    the series (needs pixel and slice spacing) and the longest diameter;
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from brainscan.errors import AnalysisCancelled, InferenceError
+from brainscan.models.decision import slice_threshold, tumour_threshold_of
 from brainscan.pipeline.applicability import applicability_warnings
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
@@ -34,7 +36,6 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int, str], None]
 CancelCheck = Callable[[], bool]
 
-VERDICT_THRESHOLD = 0.5
 CLASSIFY_BATCH = 8
 SEGMENT_BATCH = 4
 
@@ -96,12 +97,16 @@ def analyze(
         probabilities.append(out)
         report(min(n, first + CLASSIFY_BATCH), total, f"Classified slice {min(n, first + CLASSIFY_BATCH)} of {n}")
     probs = np.concatenate(probabilities) if probabilities else np.zeros((0, 4))
-    predictions = tuple(SlicePrediction(i, tuple(float(p) for p in row)) for i, row in enumerate(probs))
-    verdict = series_verdict(predictions, threshold=VERDICT_THRESHOLD)
+    operating_point = tumour_threshold_of(classifier)
+    threshold = slice_threshold(operating_point)
+    predictions = tuple(
+        SlicePrediction(i, tuple(float(p) for p in row), operating_point) for i, row in enumerate(probs)
+    )
+    verdict = series_verdict(predictions, threshold=threshold)
     timings["classify"] = time.perf_counter() - start
 
     models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
-    gate = f"outline slices with P(tumour) >= {VERDICT_THRESHOLD:g} when the series verdict is tumour"
+    gate = f"outline slices with P(tumour) >= {threshold:.3g} when the series verdict is tumour"
     unlike = applicability_warnings(volume)
     if on_verdict is not None:
         on_verdict(
@@ -121,7 +126,7 @@ def analyze(
             )
         )
 
-    gated = [p.index for p in predictions if p.tumour_probability >= VERDICT_THRESHOLD] if verdict.tumour else []
+    gated = [p.index for p in predictions if p.tumour_probability >= threshold] if verdict.tumour else []
     key = list(verdict.key_slices) if (explain and hasattr(classifier, "explain")) else []
     total = n + (len(gated) if segmenter is not None else 0) + len(key)
     done = n
@@ -157,7 +162,7 @@ def analyze(
     start = time.perf_counter()
     for index in key:
         check()
-        class_index = int(np.argmax(probs[index]))
+        class_index = predictions[index].class_index
         heatmaps[index] = np.asarray(classifier.explain(slices[index], class_index), dtype=np.float32)
         done += 1
         report(done, total, f"Heat map for key slice {index + 1}")

@@ -3,7 +3,7 @@
 Rule (documented in the README and the report):
 
 1. A slice is *tumour-positive* when its tumour probability (1 - P(notumor)) is at least
-   ``threshold`` (default 0.5).
+   ``threshold`` (default 0.5; the app passes the model card's operating point, brainscan.models.decision).
 2. The series is tumour-positive when at least ``min_slices`` slices are positive (default 1 for series
    of up to 3 slices, else 2: one isolated slice in a long series is more often noise than tumour).
 3. The series tumour probability is the mean of the top-k slice tumour probabilities, k = min_slices.
@@ -56,7 +56,7 @@ def series_verdict(
         label = NO_TUMOUR
         key = (len(predictions) // 2,)
         tumour = False
-    rule = f"tumour if >= {need} slice(s) have P(tumour) >= {threshold:g}"
+    rule = f"tumour if >= {need} slice(s) have P(tumour) >= {threshold:.3g}"
     return SeriesVerdict(
         tumour=tumour,
         label=label,

@@ -3,7 +3,9 @@
 Takes the run's best checkpoint (by validation accuracy) or a given weights file, fits the temperature on the
 validation split, stores float16 weights without optimizer state, and writes the card with metrics, split and
 SHA-256. Shipped cards turn on the left-right flip average at inference (``inference`` in the card); the
-single-view validation numbers are recorded beside it.
+single-view validation numbers are recorded beside it. With ``--tumour-sensitivity`` (default 0.99) the card also
+sets the operating point (``decision``, see brainscan.models.decision): the threshold is chosen on the calibrated
+validation outputs, and a cross-validated estimate of what it does on unseen slices is recorded with it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--epoch", type=int, default=None, help="the epoch those weights come from (for the card)")
     parser.add_argument(
+        "--tumour-sensitivity",
+        type=float,
+        default=0.99,
+        help="choose the P(tumour) threshold that keeps this validation sensitivity (0: most probable class)",
+    )
+    parser.add_argument(
         "--weights-note", default=None, help="how those weights were taken, for the card (e.g. an average of epochs)"
     )
 
@@ -75,7 +83,10 @@ def export(args: argparse.Namespace) -> dict:
     raw = _raw(classifier, batch)
     temperature = fit_temperature(raw, val_labels)
     before = classification_report(val_labels, raw)
-    after = classification_report(val_labels, apply_temperature(raw, temperature))
+    calibrated = apply_temperature(raw, temperature)
+    most_probable = classification_report(val_labels, calibrated)
+    decision = _operating_point(val_labels, calibrated, args.tumour_sensitivity)
+    after = classification_report(val_labels, calibrated, decision.get("tumour_threshold"))
     weights_taken = args.weights_note or (
         f"epoch {epoch} checkpoint" if weights_source else state.get("weights_taken", "the best validation epoch")
     )
@@ -123,18 +134,40 @@ def export(args: argparse.Namespace) -> dict:
             "tumour_sensitivity": after["tumour_sensitivity"],
             "tumour_specificity": after["tumour_specificity"],
             "confusion": after["confusion"],
+            "most_probable_class": {
+                "accuracy": most_probable["accuracy"],
+                "tumour_sensitivity": most_probable["tumour_sensitivity"],
+                "tumour_specificity": most_probable["tumour_specificity"],
+            },
             "single_view": {
                 "accuracy": single_view["accuracy"],
                 "tumour_sensitivity": single_view["tumour_sensitivity"],
                 "tumour_specificity": single_view["tumour_specificity"],
             },
         },
+        **({"decision": decision} if decision else {}),
         "calibration": {"method": "temperature scaling on the validation split", "temperature": temperature},
         "date": today,
         "brainscan_version": __version__,
     }
     (args.out / CLASSIFIER_CARD).write_text(json.dumps(card, indent=2))
     return card
+
+
+def _operating_point(labels: np.ndarray, calibrated: np.ndarray, target: float) -> dict:
+    """The card's ``decision`` entry: a P(tumour) threshold for ``target`` sensitivity (empty when target is 0)."""
+    if not target:
+        return {}
+    from brainscan.models.decision import choose_tumour_threshold, cross_validate_threshold
+
+    return {
+        "tumour_threshold": choose_tumour_threshold(labels, calibrated, target),
+        "rule": "tumour when calibrated P(tumour) = 1 - P(notumor) >= tumour_threshold, then the most probable "
+        "tumour type; otherwise notumor",
+        "chosen_for": f"tumour sensitivity >= {target:g} on the validation split (the validation numbers above "
+        "use it, so they are measured on the slices it was chosen on)",
+        "unseen_estimate": cross_validate_threshold(labels, calibrated, target),
+    }
 
 
 def _raw(classifier, batch: np.ndarray) -> np.ndarray:
