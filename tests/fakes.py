@@ -66,6 +66,8 @@ class FakeClassifier:
 class FakeSegmenter:
     """Probability 1 on lesion pixels, 0 elsewhere, on each slice's own grid."""
 
+    mask_threshold = 0.5
+
     def __init__(self, delay: float = 0.0):
         self.spec = _spec("fake-segmenter")
         self.delay = delay

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from brainscan.errors import InferenceError
+from brainscan.errors import InferenceError, ModelError
 from brainscan.models.calibration import apply_temperature
 from brainscan.models.preprocess import preprocess_batch, preprocess_gray, square_to_source
 
@@ -63,13 +63,49 @@ class BatchedClassifier:
         return apply_temperature(probs, self.temperature)
 
 
+SEGMENTER_VIEWS = (1, 2, 8)
+"""Views a segmenter card may ask for: the slice alone, plus its left-right mirror, or all 8 flips and turns."""
+
+
 class BatchedSegmenter:
-    """``predict`` over ``raw_maps(batch)`` at ``size`` x ``size``."""
+    """``predict`` over ``raw_maps(batch)`` at ``size`` x ``size``; ``views`` and ``mask_threshold`` come from
+    the model card (``_read_card``)."""
 
     size: int
+    views: int = 1
+    mask_threshold: float = 0.5
+
+    def _read_card(self, spec) -> None:
+        """Test-time views and the mask threshold from the card; one view and 0.5 without a card."""
+        self.views = spec.views if spec else 1
+        self.mask_threshold = spec.mask_threshold if spec else 0.5
+        if self.views not in SEGMENTER_VIEWS:
+            raise ModelError(f"The segmenter card asks for {self.views} views; BrainScan reads 1, 2 or 8.")
 
     def raw_maps(self, batch: np.ndarray) -> np.ndarray:
+        """One view's probability maps (n, size, size) for a preprocessed (n, size, size, 1) batch."""
         raise NotImplementedError
+
+    def averaged_maps(self, batch: np.ndarray) -> np.ndarray:
+        """Probability maps as the card prescribes: the mean over ``views`` flipped/turned copies of the batch,
+        each map turned back before averaging.
+
+        Why: the U-Net was trained with flips and 90-degree turns, so each view is an equally valid read; their
+        mean smooths out view-specific misses (on validation, 8 views lifted mean Dice by about 0.015 at 8x
+        the compute; numbers in the model card).
+        """
+        if self.views == 1:
+            return self.raw_maps(batch)
+        turns = (0,) if self.views == 2 else (0, 1, 2, 3)
+        total = np.zeros(batch.shape[:3], dtype=np.float64)
+        for k in turns:
+            turned = np.rot90(batch, k, axes=(1, 2))
+            for mirrored in (False, True):
+                view = np.ascontiguousarray(turned[:, :, ::-1] if mirrored else turned)
+                maps = np.asarray(self.raw_maps(view), dtype=np.float64)
+                maps = maps[:, :, ::-1] if mirrored else maps
+                total += np.rot90(maps, -k, axes=(1, 2))
+        return (total / (2 * len(turns))).astype(np.float32)
 
     def predict(self, slices: Sequence[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
         """Tumour probability per pixel, resized back onto each slice's own grid.
@@ -82,7 +118,7 @@ class BatchedSegmenter:
             for start in range(0, len(slices), batch_size):
                 chunk = slices[start : start + batch_size]
                 batch = np.stack([preprocess_gray(s, self.size) for s in chunk])[..., None]
-                for source, square in zip(chunk, self.raw_maps(batch), strict=True):
+                for source, square in zip(chunk, self.averaged_maps(batch), strict=True):
                     maps.append(square_to_source(square, np.asarray(source).shape[:2]))
         except Exception as exc:  # noqa: BLE001 - any runtime failure is an analysis error for the user
             raise InferenceError(f"The segmenter failed on these images ({type(exc).__name__}).") from exc

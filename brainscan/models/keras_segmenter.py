@@ -20,6 +20,7 @@ class KerasSegmenter(BatchedSegmenter):
         self.model = model
         self.spec = spec
         self.size = size
+        self._read_card(spec)
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     @classmethod

@@ -23,6 +23,7 @@ class LiteRTSegmenter(BatchedSegmenter):
         self._runner = runner
         self.spec = spec
         self.size = int(shape[0])
+        self._read_card(spec)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, num_threads: int | None = None) -> LiteRTSegmenter:

@@ -29,5 +29,6 @@ class Segmenter(Protocol):
     """Per-slice tumour segmenter: raw 2D slices in, tumour probability maps on each slice's grid out."""
 
     spec: ModelSpec | None
+    mask_threshold: float  # where brainscan.pipeline.masks.clean_mask cuts the maps (from the model card)
 
     def predict(self, slices: Sequence[np.ndarray], batch_size: int = 16) -> list[np.ndarray]: ...

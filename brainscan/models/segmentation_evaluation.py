@@ -11,14 +11,18 @@ from PIL import Image
 from brainscan.pipeline.masks import clean_mask, dice, iou
 
 LABELS = ("meningioma", "glioma", "pituitary")
-POSTPROCESSING = "threshold 0.5, components < 20 px removed, holes filled"
+
+
+def postprocessing(segmenter) -> str:
+    """What evaluation does to the maps, in words (the threshold is the segmenter card's)."""
+    return f"threshold {segmenter.mask_threshold:g}, components < 20 px removed, holes filled"
 
 
 def evaluate_segmenter(segmenter, root: Path, batch_size: int = 16) -> dict:
     """Run the segmenter over ``root`` (images/, masks/, labels.csv) at any resolution.
 
-    Predictions are mapped back to each mask's grid, thresholded at 0.5, cleaned (brainscan.pipeline.masks),
-    then scored. Raises SeriesLoadError when the layout is wrong.
+    Predictions are mapped back to each mask's grid, thresholded at the card's mask threshold, cleaned
+    (brainscan.pipeline.masks), then scored. Raises SeriesLoadError when the layout is wrong.
     """
     from brainscan.models.training.segmentation_data import read_segmentation_set
 
@@ -39,7 +43,7 @@ def evaluate_items(segmenter, items, batch_size: int = 16) -> dict:
             truth = _grey(item.mask) > 127
             if prob.shape != truth.shape:  # image and mask grids differ: resize prediction to the mask
                 prob = np.asarray(Image.fromarray(prob).resize(truth.shape[::-1], Image.Resampling.BILINEAR))
-            pred = clean_mask(prob)
+            pred = clean_mask(prob, segmenter.mask_threshold)
             dices.append(dice(pred, truth))
             ious.append(iou(pred, truth))
             labels.append(item.label_name)
@@ -53,7 +57,7 @@ def evaluate_items(segmenter, items, batch_size: int = 16) -> dict:
             name: float(dices_arr[labels_arr == name].mean()) for name in LABELS if (labels_arr == name).any()
         },
         "ms_per_slice": 1000.0 * compute / max(len(dices), 1),
-        "postprocessing": POSTPROCESSING,
+        "postprocessing": postprocessing(segmenter),
     }
 
 
@@ -68,7 +72,7 @@ def outlined_fraction(segmenter, images, batch_size: int = 16) -> dict:
     for start in range(0, len(images), batch_size):
         chunk = [_grey(image) for image in images[start : start + batch_size]]
         for prob in segmenter.predict(chunk, batch_size=batch_size):
-            mask = clean_mask(prob)
+            mask = clean_mask(prob, segmenter.mask_threshold)
             outlined += bool(mask.any())
             area_fractions.append(float(mask.mean()))
     n = len(area_fractions)
@@ -76,7 +80,7 @@ def outlined_fraction(segmenter, images, batch_size: int = 16) -> dict:
         "n": n,
         "outlined_fraction": outlined / n if n else float("nan"),
         "mean_outlined_area_fraction": float(np.mean(area_fractions)) if n else float("nan"),
-        "postprocessing": POSTPROCESSING,
+        "postprocessing": postprocessing(segmenter),
     }
 
 

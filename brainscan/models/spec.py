@@ -37,6 +37,8 @@ class ModelSpec:
     temperature: float = 1.0
     flip_average: bool = False
     tumour_threshold: float | None = None
+    views: int = 1
+    mask_threshold: float = 0.5
     card: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -70,6 +72,8 @@ def read_spec(card_path: Path) -> ModelSpec:
             temperature=float(card.get("calibration", {}).get("temperature", 1.0)),
             flip_average=bool(card.get("inference", {}).get("left_right_flip_average", False)),
             tumour_threshold=_optional_float(card.get("decision", {}).get("tumour_threshold")),
+            views=int(card.get("inference", {}).get("views", 1)),
+            mask_threshold=float(card.get("postprocessing", {}).get("threshold", 0.5)),
             card=card,
         )
     except FileNotFoundError as exc:

@@ -148,7 +148,7 @@ def analyze(
                     raise InferenceError(
                         f"The segmenter returned a {np.shape(prob_map)} map for a {slices[index].shape} slice."
                     )
-                mask = clean_mask(prob_map, pixel_spacing_mm=volume.pixel_spacing_mm)
+                mask = clean_mask(prob_map, segmenter.mask_threshold, pixel_spacing_mm=volume.pixel_spacing_mm)
                 if mask.any():
                     a = area(mask, volume.pixel_spacing_mm)
                     segmentations[index] = SegmentationResult(

@@ -89,7 +89,8 @@ def test_card_switches_flip_average_on(tmp_path):
 def test_reexporting_the_same_weights_keeps_the_file_bytes(tmp_path):
     import keras
 
-    from brainscan.models.training.export_classifier import load_checkpoint, write_weights_if_changed
+    from brainscan.models.training.export_classifier import load_checkpoint
+    from brainscan.models.weights import write_weights_if_changed
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_initializer="he_normal")])
     target = tmp_path / "w.npz"

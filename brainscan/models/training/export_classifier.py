@@ -70,6 +70,8 @@ def export(args: argparse.Namespace) -> dict:
     epoch = args.epoch or (None if weights_source else state.get("best_epoch"))
     args.out.mkdir(parents=True, exist_ok=True)
     weights_path = args.out / WEIGHTS_FILE
+    from brainscan.models.weights import write_weights_if_changed
+
     write_weights_if_changed(model, weights_path)
     # Metrics are measured on the float16 weights that ship, not on the float32 checkpoint.
     from brainscan.models.weights import load_float16_weights
@@ -187,31 +189,6 @@ def load_checkpoint(model, path: Path) -> None:
         model.set_weights(keras.models.load_model(path, compile=False).get_weights())
     else:
         model.load_weights(path)
-
-
-def write_weights_if_changed(model, path: Path) -> bool:
-    """Write the float16 weights unless ``path`` already holds exactly these arrays.
-
-    Why: .npz files carry write times, so re-exporting the same weights (say, to recalibrate) would otherwise
-    change the file's bytes and SHA-256 and put a second copy into git history.
-    """
-    from brainscan.models.weights import save_float16_weights
-
-    path = Path(path)
-    fresh = path.with_name(path.name + ".new")
-    save_float16_weights(model, fresh)
-    if path.is_file() and _same_arrays(path, fresh):
-        fresh.unlink()
-        return False
-    fresh.replace(path)
-    return True
-
-
-def _same_arrays(a: Path, b: Path) -> bool:
-    with np.load(a) as left, np.load(b) as right:
-        if sorted(left.files) != sorted(right.files):
-            return False
-        return all(np.array_equal(left[k], right[k]) and left[k].dtype == right[k].dtype for k in left.files)
 
 
 def _labels(split: dict) -> np.ndarray:
