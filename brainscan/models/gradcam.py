@@ -5,7 +5,11 @@ Two routes to the same heat map:
 - ``grad_cam(model, pixels)``: the Keras model, gradients from ``tf.GradientTape`` (needs TensorFlow);
 - ``grad_cam_from_activations(activations, head, pixels)``: block5_conv3 activations from any runtime (the
   LiteRT model outputs them) and the classifier head's weights; the gradient of the class score is computed in
-  numpy through block5_pool, Flatten, Dense(128, relu) and Dense(4, softmax). No TensorFlow.
+  numpy through block5_pool, Flatten, Dense(128, relu) and the last Dense. No TensorFlow.
+
+The class score is the class's logit (the last Dense before its softmax), as in the paper. Why not the
+probability: when the model is sure (p = 0.999998), d p / d logits = p (1 - p) is about 1e-6 and float32
+rounding of 1 - p alone moves the map by a few per cent; the logit's gradient does not vanish.
 
 Both end in ``cam_from_gradients``, the one post-processing (channel weights = spatial mean of the gradients,
 ReLU of the weighted sum, peak-normalised, resized bilinearly to the 128 px model grid, mapped back onto the
@@ -43,12 +47,14 @@ def grad_cam(model, pixels: np.ndarray, class_index: int | None = None, layer: s
     features = keras.Model(vgg.input, [vgg.get_layer(layer).output, vgg.output])
     head = model.layers[model.layers.index(vgg) + 1 :]
     x = tf.convert_to_tensor(preprocess_slice(pixels)[None])
+    *hidden_layers, last = head
     with tf.GradientTape() as tape:
         conv, out = features(x, training=False)
-        for part in head:
+        for part in hidden_layers:
             out = part(out, training=False)
-        index = int(tf.argmax(out[0])) if class_index is None else int(class_index)
-        score = out[:, index]
+        logits = tf.matmul(out, last.kernel) + last.bias  # the last Dense without its softmax
+        index = int(tf.argmax(logits[0])) if class_index is None else int(class_index)
+        score = logits[:, index]
     grads = tape.gradient(score, conv)
     return cam_from_gradients(conv[0].numpy(), grads[0].numpy(), tuple(np.asarray(pixels).shape[:2]))
 
@@ -109,12 +115,12 @@ def max_pool_2x2(activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def head_gradient(
     activations: np.ndarray, head: Mapping[str, np.ndarray], class_index: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """d p[class] / d block5_conv3 activations through block5_pool, Flatten, Dense(relu), Dense(softmax).
+    """d logit[class] / d block5_conv3 activations through block5_pool, Flatten, Dense(relu), the last Dense.
 
     Args:
         activations: (8, 8, 512) block5_conv3 activations of one slice.
         head: the head weights under ``HEAD_KEYS`` (kernels as (inputs, units), as Keras stores them).
-        class_index: class whose probability is differentiated; the most probable class when None.
+        class_index: class whose logit is differentiated; the most probable class when None.
 
     Returns:
         (gradient shaped like ``activations`` (float64), head probabilities (4,), class index used).
@@ -128,9 +134,8 @@ def head_gradient(
     exp = np.exp(logits - logits.max())
     probs = exp / exp.sum()
     index = int(np.argmax(probs)) if class_index is None else int(class_index)
-    onehot = np.zeros_like(probs)
-    onehot[index] = 1.0
-    d_logits = probs[index] * (onehot - probs)  # softmax Jacobian row for the chosen class
+    d_logits = np.zeros_like(probs)
+    d_logits[index] = 1.0  # the score is the chosen class's logit
     d_pre = (w2 @ d_logits) * (hidden > 0)  # ReLU passes the gradient where its output is positive
     d_pooled = (w1 @ d_pre).reshape(pooled.shape)
     h, w, c = a.shape

@@ -49,15 +49,24 @@ def test_head_gradient_matches_finite_differences():
         HEAD_KEYS[2]: rng.normal(size=(6, 4)),
         HEAD_KEYS[3]: rng.normal(size=4) * 0.1,
     }
+
+    def logits(x):
+        """The head written out independently: 2x2 max pool, Flatten, Dense(relu), Dense (before softmax)."""
+        pooled = x.reshape(2, 2, 2, 2, 3).max(axis=(1, 3))
+        hidden = np.maximum(pooled.reshape(-1) @ head[HEAD_KEYS[0]] + head[HEAD_KEYS[1]], 0.0)
+        return hidden @ head[HEAD_KEYS[2]] + head[HEAD_KEYS[3]]
+
     for k in range(4):
         grad, probs, index = head_gradient(a, head, k)
         assert index == k and abs(probs.sum() - 1) < 1e-12
+        np.testing.assert_allclose(probs, np.exp(logits(a)) / np.exp(logits(a)).sum())
         numeric = np.zeros_like(a)
         for pos in np.ndindex(a.shape):
             step = np.zeros_like(a)
             step[pos] = 1e-6
-            numeric[pos] = (head_gradient(a + step, head, k)[1][k] - head_gradient(a - step, head, k)[1][k]) / 2e-6
-        np.testing.assert_allclose(grad, numeric, atol=1e-7)
+            numeric[pos] = (logits(a + step)[k] - logits(a - step)[k]) / 2e-6
+        np.testing.assert_allclose(grad, numeric, atol=1e-6)
+        assert np.abs(grad).max() > 1e-3  # the class logit does depend on the activations
 
 
 # --- fixtures: a random-weight classifier and a small segmenter, exported as the app ships them -------------

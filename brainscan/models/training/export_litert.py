@@ -72,7 +72,7 @@ def export_classifier(card_path: Path) -> dict:
         "source_sha256": spec.sha256,
         **conversion.card_fields(),
         "max_abs_diff_gradcam_vs_keras": gradcam_diff,
-        "gradcam": "numpy gradient of the softmax score through block5_pool, Flatten, Dense(relu), Dense; "
+        "gradcam": "numpy gradient of the class logit through block5_pool, Flatten, Dense(relu), Dense; "
         "head weights from head_file (float32)",
     }
     _add_entry(card_path, entry)
