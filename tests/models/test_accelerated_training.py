@@ -188,6 +188,8 @@ def test_outlined_fraction_counts_slices_with_any_outline():
     from brainscan.models.segmentation_evaluation import outlined_fraction
 
     class ThresholdSegmenter:
+        mask_threshold = 0.5
+
         def predict(self, slices, batch_size=16):
             return [(np.asarray(s) > 100).astype(np.float32) for s in slices]
 
