@@ -3,8 +3,10 @@ TensorFlow, and 'find' the bright lesion of tests.dicom_factory.phantom_slices e
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -17,13 +19,21 @@ def _spec(name: str) -> ModelSpec:
     return ModelSpec(
         name=name,
         version="test-1",
-        file=__import__("pathlib").Path("/nonexistent"),
+        file=Path("/nonexistent"),
         sha256="f" * 64,
         input_shape=(64, 64, 1),
         labels=("glioma", "meningioma", "notumor", "pituitary"),
         preprocessing="none",
         card={"validation": {"accuracy": 1.0}},
     )
+
+
+def write_card(path, **fields) -> Path:
+    """A minimal classifier model card at ``path`` (fields override or extend it), for spec-reading tests."""
+    card = {"name": "c", "version": "1", "file": "w.npz", "sha256": "0" * 64, "input_shape": [128, 128, 3],
+            "labels": ["glioma", "meningioma", "notumor", "pituitary"], "preprocessing": "p", **fields}  # fmt: skip
+    Path(path).write_text(json.dumps(card))
+    return Path(path)
 
 
 class FakeClassifier:

@@ -4,7 +4,6 @@ and that evaluation, the model card and the analysis pipeline all follow it."""
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
@@ -17,7 +16,8 @@ from brainscan.models.decision import (
 )
 from brainscan.models.metrics import classification_report
 from brainscan.models.spec import read_spec
-from brainscan.types import CLASS_NAMES, SlicePrediction
+from brainscan.types import SlicePrediction
+from tests.fakes import write_card
 
 GLIOMA, MENINGIOMA, NOTUMOR, PITUITARY = range(4)
 
@@ -92,17 +92,8 @@ def test_cross_validated_estimate_on_separable_and_overlapping_data():
 
 
 def test_model_card_sets_the_operating_point(tmp_path):
-    card = {
-        "name": "c",
-        "version": "1",
-        "file": "w.npz",
-        "sha256": "0" * 64,
-        "input_shape": [128, 128, 3],
-        "labels": list(CLASS_NAMES),
-        "preprocessing": "p",
-    }
-    (tmp_path / "plain.json").write_text(json.dumps(card))
-    (tmp_path / "set.json").write_text(json.dumps({**card, "decision": {"tumour_threshold": 0.21}}))
+    write_card(tmp_path / "plain.json")
+    write_card(tmp_path / "set.json", decision={"tumour_threshold": 0.21})
     assert read_spec(tmp_path / "plain.json").tumour_threshold is None
     spec = read_spec(tmp_path / "set.json")
     assert spec.tumour_threshold == pytest.approx(0.21)

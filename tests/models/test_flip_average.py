@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from brainscan.models.batching import BatchedClassifier
-from brainscan.types import CLASS_NAMES
 
 
 class LeftHeavyClassifier(BatchedClassifier):
@@ -61,28 +58,12 @@ def test_predict_calibrates_the_averaged_probabilities():
     assert probs[0, 0] == pytest.approx(0.5, abs=1e-6)
 
 
-def _card(tmp_path, **extra) -> dict:
-    card = {
-        "name": "c",
-        "version": "1",
-        "file": "w.npz",
-        "sha256": "0" * 64,
-        "input_shape": [128, 128, 3],
-        "labels": list(CLASS_NAMES),
-        "preprocessing": "p",
-        **extra,
-    }
-    (tmp_path / "card.json").write_text(json.dumps(card))
-    return card
-
-
 def test_card_switches_flip_average_on(tmp_path):
     from brainscan.models.spec import read_spec
+    from tests.fakes import write_card
 
-    _card(tmp_path)
-    assert read_spec(tmp_path / "card.json").flip_average is False
-    _card(tmp_path, inference={"left_right_flip_average": True})
-    assert read_spec(tmp_path / "card.json").flip_average is True
+    assert read_spec(write_card(tmp_path / "card.json")).flip_average is False
+    assert read_spec(write_card(tmp_path / "card.json", inference={"left_right_flip_average": True})).flip_average
 
 
 @pytest.mark.slow

@@ -3,8 +3,6 @@ the card is the one evaluation and the pipeline cut at."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,6 +12,7 @@ from brainscan.models.batching import BatchedSegmenter
 from brainscan.models.segmentation_evaluation import evaluate_items
 from brainscan.models.spec import read_spec
 from brainscan.models.training.segmentation_data import SegmentationItem
+from tests.fakes import write_card
 
 
 class Echo(BatchedSegmenter):
@@ -37,11 +36,7 @@ class LeftHalf(BatchedSegmenter):
 
 
 def card(tmp_path, **extra):
-    base = {"name": "s", "version": "1", "file": "w.npz", "sha256": "0" * 64, "input_shape": [32, 32, 1],
-            "labels": ["tumour"], "preprocessing": "p"}  # fmt: skip
-    path = tmp_path / "card.json"
-    path.write_text(json.dumps({**base, **extra}))
-    return read_spec(path)
+    return read_spec(write_card(tmp_path / "card.json", input_shape=[32, 32, 1], labels=["tumour"], **extra))
 
 
 @pytest.mark.parametrize("views", [1, 2, 8])
