@@ -92,7 +92,8 @@ def cross_validate_threshold(
         for fit, test in ((half, ~half), (~half, half)):
             t = choose_tumour_threshold(labels[fit], probabilities[fit], min_sensitivity)
             thresholds.append(t)
-            rows.append(_rates(labels[test], predicted_classes(probabilities[test], t)))
+            predicted = predicted_classes(probabilities[test], t)
+            rows.append((float((predicted == labels[test]).mean()), *tumour_rates(labels[test], predicted)))
     table = np.asarray(rows)
     return {
         "method": f"stratified 2-fold, {repeats} repeats (seed {seed}): choose on one half, measure on the other",
@@ -105,10 +106,10 @@ def cross_validate_threshold(
     }
 
 
-def _rates(labels: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
-    truth, called = labels != NOTUMOR_INDEX, predicted != NOTUMOR_INDEX
-    return (
-        float((predicted == labels).mean()),
-        float((truth & called).sum() / max(truth.sum(), 1)),
-        float((~truth & ~called).sum() / max((~truth).sum(), 1)),
-    )
+def tumour_rates(labels: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """Tumour sensitivity and specificity (tumour = any class but notumor) of predicted class indices; NaN
+    where the labels hold no tumour (sensitivity) or no tumour-free slice (specificity)."""
+    truth, called = np.asarray(labels) != NOTUMOR_INDEX, np.asarray(predicted) != NOTUMOR_INDEX
+    sensitivity = (truth & called).sum() / truth.sum() if truth.any() else float("nan")
+    specificity = (~truth & ~called).sum() / (~truth).sum() if (~truth).any() else float("nan")
+    return float(sensitivity), float(specificity)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from brainscan.models.calibration import expected_calibration_error
-from brainscan.models.decision import predicted_classes
-from brainscan.types import CLASS_NAMES, NO_TUMOUR
+from brainscan.models.decision import predicted_classes, tumour_rates
+from brainscan.types import CLASS_NAMES
 
 
 def classification_report(labels: np.ndarray, probabilities: np.ndarray, tumour_threshold: float | None = None) -> dict:
@@ -32,12 +32,7 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray, tumour_
             "f1": float(f1),
             "support": int(confusion[i].sum()),
         }
-    normal = CLASS_NAMES.index(NO_TUMOUR)
-    truth_tumour, pred_tumour = labels != normal, predicted != normal
-    sensitivity = (truth_tumour & pred_tumour).sum() / truth_tumour.sum() if truth_tumour.any() else float("nan")
-    specificity = (
-        (~truth_tumour & ~pred_tumour).sum() / (~truth_tumour).sum() if (~truth_tumour).any() else float("nan")
-    )
+    sensitivity, specificity = tumour_rates(labels, predicted)
     return {
         "n": int(len(labels)),
         "classes": list(CLASS_NAMES),

@@ -70,12 +70,10 @@ def export(args: argparse.Namespace) -> dict:
     epoch = args.epoch or (None if weights_source else state.get("best_epoch"))
     args.out.mkdir(parents=True, exist_ok=True)
     weights_path = args.out / WEIGHTS_FILE
-    from brainscan.models.weights import write_weights_if_changed
+    from brainscan.models.weights import load_float16_weights, write_weights_if_changed
 
     write_weights_if_changed(model, weights_path)
     # Metrics are measured on the float16 weights that ship, not on the float32 checkpoint.
-    from brainscan.models.weights import load_float16_weights
-
     load_float16_weights(model, weights_path)
     classifier = KerasClassifier(model, temperature=1.0)
     batch = np.repeat(pixels[val_idx].astype(np.float32)[..., None], 3, axis=-1)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from brainscan import __version__
+from brainscan.models.batching import SEGMENTER_VIEWS
 from brainscan.models.integrity import sha256_of
 from brainscan.models.segmenter import SEGMENTER_SIZE
 from brainscan.models.spec import SEGMENTER_CARD
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--views",
         type=int,
-        choices=(1, 2, 8),
+        choices=SEGMENTER_VIEWS,
         default=1,
         help="test-time views the card prescribes: 1 (the slice), 2 (+ left-right mirror), 8 (all flips and turns)",
     )
