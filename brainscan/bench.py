@@ -120,7 +120,7 @@ def bench_analysis(path, slices: int, repeat: int, runtime: str | None = None) -
     start = time.perf_counter()
     models = load_shipped_models(runtime)
     models_s = time.perf_counter() - start
-    totals, steps, firsts = [], [], []
+    totals, steps, firsts, first_outlines = [], [], [], []
     for _ in range(repeat):
         began = time.perf_counter()
         volume = load(scan([path])[0])
@@ -133,9 +133,13 @@ def bench_analysis(path, slices: int, repeat: int, runtime: str | None = None) -
         )
         loaded = time.perf_counter()
         verdict_at: list[float] = []
-        mark = verdict_at.append
+        outlines_at: list[float] = []
         result = analyze(
-            volume, models.classifier, models.segmenter, on_verdict=lambda _, mark=mark: mark(time.perf_counter())
+            volume,
+            models.classifier,
+            models.segmenter,
+            on_verdict=lambda _, mark=verdict_at.append: mark(time.perf_counter()),
+            on_outlines=lambda _, mark=outlines_at.append: mark(time.perf_counter()),
         )
         analysed = time.perf_counter()
         for index in range(volume.n_slices):
@@ -143,6 +147,8 @@ def bench_analysis(path, slices: int, repeat: int, runtime: str | None = None) -
         rendered = time.perf_counter()
         totals.append(rendered - began)
         firsts.append(verdict_at[0] - began)
+        if outlines_at:
+            first_outlines.append(outlines_at[0] - began)
         steps.append({"load": loaded - began, **result.timings_s, "render": rendered - analysed})
     median_steps = {k: round(statistics.median(s[k] for s in steps), 3) for k in steps[0]}
     return {
@@ -152,6 +158,8 @@ def bench_analysis(path, slices: int, repeat: int, runtime: str | None = None) -
         "segmenter": models.segmenter is not None,
         "models_load_s": round(models_s, 2),
         "first_result_s_median": round(statistics.median(firsts), 3),  # load + classify: the verdict shows
+        # ... + the first outline batch (key slice first): the key slice shows its outline
+        "first_outline_s_median": round(statistics.median(first_outlines), 3) if first_outlines else None,
         "total_s_median": round(statistics.median(totals), 3),
         "steps_s_median": median_steps,
         "tumour_slices_outlined": len(result.segmentations),

@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
     volume_shown = Signal(object)  # Volume
     result_shown = Signal(object)  # AnalysisResult
     preliminary_shown = Signal(object)  # AnalysisResult with the verdict only
+    outlines_shown = Signal(object)  # {slice index: mask} drawn while the analysis still runs
     error_reported = Signal(object)  # the exception shown with show_error
     analysis_cancelled = Signal()
     models_changed = Signal(str)  # "ready" or "failed"
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.store = HistoryStore(self.history_path)
         self.volume = None
         self.result = None
+        self._placed_for = None  # the volume whose key slice the preliminary verdict already went to
         self.models_state = "loading"  # "ready", "failed"
         self.models_message = "Loading the analysis models…"
         self.pending_analysis = None
@@ -134,6 +136,7 @@ class MainWindow(QMainWindow):
         w.series_found.connect(self._on_series_found)
         w.volume_loaded.connect(self._on_volume_loaded)
         w.preliminary.connect(self._on_preliminary)
+        w.outlined.connect(self._on_outlined)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
@@ -303,13 +306,24 @@ class MainWindow(QMainWindow):
         self.volume_shown.emit(volume)
 
     def _on_preliminary(self, result) -> None:
-        """Show the verdict as soon as classification is done; outlines and heat maps follow."""
+        """Show the verdict as soon as classification is done and go to the key slice, whose outline is
+        computed first; the other outlines and the heat maps follow."""
         if self.busy != "analyze" or result.volume is not self.volume:
             return
         self.panel.show_result(result)
         self.slider.set_marks(tumour_slices(self.panel.summary()))
+        self._placed_for = result.volume
+        if result.verdict.key_slices:
+            self.view.set_index(result.verdict.key_slices[0])
         self.statusBar().showMessage("Verdict ready; outlining the tumour and computing heat maps...", 8000)
         self.preliminary_shown.emit(result)
+
+    def _on_outlined(self, volume, masks) -> None:
+        """Draw outlines as each batch lands, so the key slice shows its outline long before the series is done."""
+        if self.busy != "analyze" or volume is not self.volume:
+            return
+        self.view.add_masks(masks)
+        self.outlines_shown.emit(masks)
 
     def _on_finished(self, result) -> None:
         if self.busy != "analyze" or result.volume is not self.volume:
@@ -319,8 +333,8 @@ class MainWindow(QMainWindow):
         self.view.set_overlays({i: s.mask for i, s in result.segmentations.items()}, result.heatmaps)
         self.panel.show_result(result)
         self.slider.set_marks(tumour_slices(self.panel.summary()))
-        if result.verdict.key_slices:
-            self.view.set_index(result.verdict.key_slices[0])
+        if result.verdict.key_slices and self._placed_for is not result.volume:
+            self.view.set_index(result.verdict.key_slices[0])  # not again: the user may have moved on meanwhile
         self.history.refresh()
         self.statusBar().showMessage("Analysis finished and saved in the study history.", 8000)
         self._update_actions()

@@ -105,6 +105,15 @@ class SliceView(QWidget):
         self._masks, self._heatmaps = dict(masks), dict(heatmaps)
         self._invalidate()
 
+    def add_masks(self, masks: dict[int, np.ndarray]) -> None:
+        """Merge outlines that arrive while the analysis runs; repaints only when the shown slice got one."""
+        self._masks.update(masks)
+        if self._index in masks:
+            self._invalidate()
+
+    def has_mask(self, index: int) -> bool:
+        return index in self._masks
+
     def volume(self):
         return self._volume
 

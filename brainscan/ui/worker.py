@@ -92,6 +92,7 @@ class AnalysisWorker(QObject):
     series_found = Signal(list)  # list[SeriesInfo] when a path holds several series
     volume_loaded = Signal(object)  # Volume
     preliminary = Signal(object)  # AnalysisResult with the verdict only, before outlines and heat maps
+    outlined = Signal(object, object)  # Volume, {slice index: bool mask} for each batch of outlines as it lands
     finished = Signal(object)  # AnalysisResult, saved in the history
     failed = Signal(object)  # BaseException (BrainScanError for expected failures)
     cancelled = Signal()
@@ -204,6 +205,7 @@ class AnalysisWorker(QObject):
                 on_progress=throttle,
                 should_cancel=self.cancel_event.is_set,
                 on_verdict=self.preliminary.emit,
+                on_outlines=lambda found: self.outlined.emit(volume, {i: s.mask for i, s in found.items()}),
             )
             if self.cancel_event.is_set():
                 raise AnalysisCancelled("The analysis was cancelled; nothing was saved.")

@@ -10,11 +10,11 @@ from PIL import Image
 
 from brainscan.errors import AnalysisCancelled, InferenceError
 from brainscan.io import load, scan
-from brainscan.pipeline.analyze import analyze
+from brainscan.pipeline.analyze import analyze, outline_order
 from brainscan.pipeline.summary import result_to_dict, study_code, to_study_record
 from brainscan.storage import HistoryStore
 from tests.dicom_factory import phantom_slices, write_phantom_series
-from tests.fakes import FakeClassifier, FakeSegmenter
+from tests.fakes import FakeClassifier, FakeSegmenter, SurestOnLastLesion
 
 
 @pytest.fixture
@@ -133,3 +133,29 @@ def test_preliminary_verdict_comes_before_outlines(phantom):
     assert early.verdict == result.verdict and early.predictions == result.predictions
     assert early.segmentations == {} and early.heatmaps == {} and early.volume_ml is None
     assert any("Preliminary" in w for w in early.warnings)
+
+
+def test_outline_order_puts_gated_key_slices_first():
+    assert outline_order([1, 2, 3, 5, 8], (5, 9, 2)) == [5, 2, 1, 3, 8]
+    assert outline_order([4, 6], ()) == [4, 6]
+    assert outline_order([], (3,)) == []
+
+
+def test_outlines_arrive_batch_by_batch_key_slice_first(phantom, monkeypatch):
+    monkeypatch.setattr("brainscan.pipeline.analyze.SEGMENT_BATCH", 1)
+    batches = []
+    result = analyze(phantom, SurestOnLastLesion(), FakeSegmenter(), on_outlines=batches.append)
+    assert result.verdict.key_slices[0] == 5
+    assert [list(b) for b in batches] == [[5], [3], [4]]
+    assert batches[0][5] is result.segmentations[5]
+    assert list(result.segmentations) == [3, 4, 5]  # the result itself is in slice order
+
+
+def test_no_outline_callback_when_nothing_is_found(phantom):
+    class FindsNothing(FakeSegmenter):
+        def predict(self, slices, batch_size=16):
+            return [np.zeros(np.shape(s), np.float32) for s in slices]
+
+    batches = []
+    result = analyze(phantom, FakeClassifier(), FindsNothing(), on_outlines=batches.append)
+    assert result.verdict.tumour and result.segmentations == {} and batches == []

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from brainscan.errors import InferenceError, ModelError, SeriesLoadError
 from brainscan.storage import HistoryStore
 from tests.dicom_factory import write_phantom_series
-from tests.fakes import FakeClassifier
+from tests.fakes import FakeClassifier, FakeSegmenter, SurestOnLastLesion
 from tests.ui.conftest import WAIT_MS, GatedClassifier, fake_loader
 
 
@@ -261,8 +261,6 @@ def test_run_gui_shows_the_window_then_the_probe_closes_it(qapp, monkeypatch, ca
 
 
 def test_verdict_shows_before_the_outlines_are_done(qtbot, make_window, phantom):
-    from tests.fakes import FakeSegmenter
-
     release = threading.Event()
 
     class HeldSegmenter(FakeSegmenter):
@@ -279,3 +277,31 @@ def test_verdict_shows_before_the_outlines_are_done(qtbot, make_window, phantom)
     with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS) as final:
         release.set()
     assert sorted(final.args[0].segmentations) == [3, 4, 5]
+
+
+def test_key_slice_outline_shows_before_the_series_is_done(qtbot, make_window, phantom, monkeypatch):
+    monkeypatch.setattr("brainscan.pipeline.analyze.SEGMENT_BATCH", 1)
+    release = threading.Event()
+
+    class FirstThenHeld(FakeSegmenter):
+        calls = 0
+
+        def predict(self, slices, batch_size=16):
+            self.calls += 1
+            if self.calls > 1:
+                release.wait(WAIT_MS / 1000)
+            return super().predict(slices, batch_size)
+
+    window = make_window(fake_loader(SurestOnLastLesion(), FirstThenHeld()))
+    with qtbot.waitSignal(window.outlines_shown, timeout=WAIT_MS) as first:
+        window.open_paths([phantom])
+    assert list(first.args[0]) == [5]
+    assert window.view.index() == 5  # the preliminary verdict went to the key slice
+    assert window.view.has_mask(5) and not window.view.has_mask(3)
+    assert window.result is None  # the rest of the series is still being outlined
+    window.view.set_index(0)  # the clinician moves on meanwhile
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS) as final:
+        release.set()
+    assert sorted(final.args[0].segmentations) == [3, 4, 5]
+    assert window.view.index() == 0  # the finished result does not pull the view back
+    assert all(window.view.has_mask(i) for i in (3, 4, 5))
