@@ -62,6 +62,15 @@ def outline_order(gated: list[int], key_slices: tuple[int, ...]) -> list[int]:
     return first + [i for i in gated if i not in set(first)]
 
 
+def outline_batches(ordered: list[int]) -> list[list[int]]:
+    """The key slice alone first (its outline shows after one slice's worth of work), then ``SEGMENT_BATCH``
+    slices at a time."""
+    if not ordered:
+        return []
+    rest = ordered[1:]
+    return [ordered[:1]] + [rest[i : i + SEGMENT_BATCH] for i in range(0, len(rest), SEGMENT_BATCH)]
+
+
 def analyze(
     volume: Volume,
     classifier,
@@ -155,9 +164,8 @@ def analyze(
     if segmenter is None:
         warnings.append("No segmentation model is installed: no tumour outlines or measurements.")
     else:
-        for first in range(0, len(gated), SEGMENT_BATCH):
+        for chunk in outline_batches(gated):
             check()
-            chunk = gated[first : first + SEGMENT_BATCH]
             maps = segmenter.predict([slices[i] for i in chunk], batch_size=SEGMENT_BATCH)
             if len(maps) != len(chunk):
                 raise InferenceError(f"The segmenter returned {len(maps)} maps for {len(chunk)} slices.")
@@ -177,7 +185,7 @@ def analyze(
             if found and on_outlines is not None:
                 on_outlines(found)
             done += len(chunk)
-            report(done, total, f"Outlined {min(first + SEGMENT_BATCH, len(gated))} of {len(gated)} tumour slices")
+            report(done, total, f"Outlined {done - n} of {len(gated)} tumour slices")
     timings["segment"] = time.perf_counter() - start
 
     heatmaps: dict[int, np.ndarray] = {}

@@ -10,7 +10,7 @@ from PIL import Image
 
 from brainscan.errors import AnalysisCancelled, InferenceError
 from brainscan.io import load, scan
-from brainscan.pipeline.analyze import analyze, outline_order
+from brainscan.pipeline.analyze import analyze, outline_batches, outline_order
 from brainscan.pipeline.summary import result_to_dict, study_code, to_study_record
 from brainscan.storage import HistoryStore
 from tests.dicom_factory import phantom_slices, write_phantom_series
@@ -139,6 +139,21 @@ def test_outline_order_puts_gated_key_slices_first():
     assert outline_order([1, 2, 3, 5, 8], (5, 9, 2)) == [5, 2, 1, 3, 8]
     assert outline_order([4, 6], ()) == [4, 6]
     assert outline_order([], (3,)) == []
+
+
+def test_outline_batches_key_slice_alone_then_full_batches(monkeypatch):
+    monkeypatch.setattr("brainscan.pipeline.analyze.SEGMENT_BATCH", 2)
+    assert outline_batches([7, 1, 2, 3, 4]) == [[7], [1, 2], [3, 4]]
+    assert outline_batches([7, 1, 2]) == [[7], [1, 2]]
+    assert outline_batches([7]) == [[7]]
+    assert outline_batches([]) == []
+
+
+def test_outlines_arrive_key_slice_first(phantom):
+    batches = []
+    result = analyze(phantom, SurestOnLastLesion(), FakeSegmenter(), on_outlines=batches.append)
+    assert [list(b) for b in batches] == [[5], [3, 4]]
+    assert sorted(result.segmentations) == [3, 4, 5]
 
 
 def test_outlines_arrive_batch_by_batch_key_slice_first(phantom, monkeypatch):
