@@ -9,7 +9,8 @@ Rule, shared by evaluation, the series verdict, the app and the report:
 
 Why a threshold: a missed tumour costs far more than a second look at a healthy slice, and the most probable
 class is not the best trade-off for a model whose errors lean one way. t is chosen on the validation split as the
-highest value that still keeps tumour sensitivity at the target (``choose_tumour_threshold``); because choosing
+highest value that still keeps tumour sensitivity at the target (``choose_tumour_threshold``), but never above
+0.5: the operating point may give up specificity for sensitivity, never the reverse; because choosing
 and measuring on the same slices flatters the result, ``cross_validate_threshold`` also reports what the rule
 achieves on slices it was not chosen on.
 """
@@ -48,11 +49,13 @@ def tumour_threshold_of(model) -> float | None:
 
 
 def choose_tumour_threshold(labels: np.ndarray, probabilities: np.ndarray, min_sensitivity: float) -> float:
-    """The highest P(tumour) threshold at which at least ``min_sensitivity`` of the tumour slices are caught.
+    """The highest P(tumour) threshold at which at least ``min_sensitivity`` of the tumour slices are caught,
+    capped at 0.5 (``DEFAULT_TUMOUR_THRESHOLD``).
 
     The threshold sits halfway between the lowest tumour probability that must still count and the next lower
     P(tumour) of any slice (tumour-free, or a tumour allowed to be missed), so the line keeps a margin on both
-    sides instead of touching a slice.
+    sides instead of touching a slice. Why the cap: when a model already catches more than the target at 0.5,
+    a higher line would trade caught tumours for fewer false alarms, the wrong way round for this tool.
 
     Raises:
         ValueError: when there are no tumour slices or the target is not in (0, 1].
@@ -68,7 +71,7 @@ def choose_tumour_threshold(labels: np.ndarray, probabilities: np.ndarray, min_s
     lowest_caught = positives[allowed_misses]
     lower = tumour_p[tumour_p < lowest_caught]
     below = float(lower.max()) if len(lower) else 0.0
-    return float((lowest_caught + below) / 2.0)
+    return float(min(DEFAULT_TUMOUR_THRESHOLD, (lowest_caught + below) / 2.0))
 
 
 def cross_validate_threshold(

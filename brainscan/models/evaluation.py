@@ -33,6 +33,10 @@ def evaluate_classifier(classifier, root: Path, batch_size: int = 32) -> dict:
     report = classification_report(data.labels, probabilities, tumour_threshold_of(classifier))
     report["ms_per_image"] = 1000.0 * compute_seconds / max(len(data.paths), 1)
     report["temperature"] = classifier.temperature
+    report["inference"] = {  # what the card asked for, so a reader knows how the numbers were read
+        "left_right_flip_average": bool(getattr(classifier, "flip_average", False)),
+        "input_smoothing_sigma": float(getattr(classifier, "input_smoothing", 0.0)),
+    }
     if classifier.spec is not None:
         report["model"] = {
             "name": classifier.spec.name,

@@ -22,20 +22,24 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from brainscan.models.preprocess import CLASSIFIER_SIZE, preprocess_slice, square_to_source
+from brainscan.models.preprocess import CLASSIFIER_SIZE, preprocess_slice, smooth_batch, square_to_source
 
 TARGET_LAYER = "block5_conv3"
 #: Keys of the classifier head weights used by ``head_gradient`` (Dense(128, relu) then Dense(4, softmax)).
 HEAD_KEYS = ("dense_1_kernel", "dense_1_bias", "probabilities_kernel", "probabilities_bias")
 
 
-def grad_cam(model, pixels: np.ndarray, class_index: int | None = None, layer: str = TARGET_LAYER) -> np.ndarray:
+def grad_cam(
+    model, pixels: np.ndarray, class_index: int | None = None, layer: str = TARGET_LAYER, input_smoothing: float = 0.0
+) -> np.ndarray:
     """Heat map in [0, 1] with the same shape as the 2D ``pixels`` (the slice's own grid).
 
     Args:
         model: the Keras classifier built by ``build_classifier`` (VGG16 nested as layer "vgg16").
         pixels: one 2D slice (grey or colour), any size, as loaded.
         class_index: class to explain; the predicted class when None.
+        input_smoothing: the card's input smoothing sigma (``smooth_batch``), so the map explains the input the
+            classifier actually read.
 
     Returns:
         float32 array of shape pixels.shape[:2]; zeros when no region supports the class.
@@ -46,7 +50,7 @@ def grad_cam(model, pixels: np.ndarray, class_index: int | None = None, layer: s
     vgg = model.get_layer("vgg16")
     features = keras.Model(vgg.input, [vgg.get_layer(layer).output, vgg.output])
     head = model.layers[model.layers.index(vgg) + 1 :]
-    x = tf.convert_to_tensor(preprocess_slice(pixels)[None])
+    x = tf.convert_to_tensor(smooth_batch(preprocess_slice(pixels)[None], input_smoothing))
     *hidden_layers, last = head
     with tf.GradientTape() as tape:
         conv, out = features(x, training=False)

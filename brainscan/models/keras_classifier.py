@@ -52,6 +52,6 @@ class KerasClassifier(BatchedClassifier):
         from brainscan.models.gradcam import grad_cam
 
         try:
-            return grad_cam(self.model, pixels, class_index)
+            return grad_cam(self.model, pixels, class_index, input_smoothing=self.input_smoothing)
         except Exception as exc:  # noqa: BLE001
             raise InferenceError(f"The heat map could not be computed ({type(exc).__name__}).") from exc

@@ -124,7 +124,7 @@ class LiteRTClassifier(BatchedClassifier):
         if self.head is None:
             raise InferenceError("The heat map needs the classifier head weights, which this model lacks.")
         try:
-            conv, probs = self._outputs_for_one(preprocess_slice(pixels))
+            conv, probs = self._outputs_for_one(self.model_input(preprocess_slice(pixels)[None])[0])
             index = int(np.argmax(probs)) if class_index is None else int(class_index)
             return grad_cam_from_activations(conv, self.head, np.asarray(pixels).shape, index)
         except Exception as exc:  # noqa: BLE001

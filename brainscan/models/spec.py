@@ -36,6 +36,7 @@ class ModelSpec:
     preprocessing: str
     temperature: float = 1.0
     flip_average: bool = False
+    input_smoothing: float = 0.0
     tumour_threshold: float | None = None
     views: int = 1
     mask_threshold: float = 0.5
@@ -71,6 +72,7 @@ def read_spec(card_path: Path) -> ModelSpec:
             preprocessing=card["preprocessing"],
             temperature=float(card.get("calibration", {}).get("temperature", 1.0)),
             flip_average=bool(card.get("inference", {}).get("left_right_flip_average", False)),
+            input_smoothing=float(card.get("inference", {}).get("input_smoothing_sigma", 0.0)),
             tumour_threshold=_optional_float(card.get("decision", {}).get("tumour_threshold")),
             views=int(card.get("inference", {}).get("views", 1)),
             mask_threshold=float(card.get("postprocessing", {}).get("threshold", 0.5)),

@@ -60,6 +60,15 @@ def test_threshold_is_the_highest_that_keeps_the_target_sensitivity():
     assert report["tumour_sensitivity"] == pytest.approx(0.9)
 
 
+def test_threshold_is_never_raised_above_one_half():
+    # a sure model: every tumour slice above 0.8, tumour-free slices at 0.1-0.6
+    labels = np.array([GLIOMA] * 10 + [NOTUMOR] * 3)
+    probs = rows_with_tumour_probability([0.8 + i / 100 for i in range(10)] + [0.1, 0.3, 0.6])
+    # uncapped, 0.9 sensitivity would allow the 0.8 slice to be missed: a line near 0.805
+    assert choose_tumour_threshold(labels, probs, 0.9) == 0.5
+    assert classification_report(labels, probs, 0.5)["tumour_sensitivity"] == 1.0
+
+
 def test_threshold_choice_rejects_bad_targets_and_missing_tumours():
     probs = rows_with_tumour_probability([0.2, 0.9])
     with pytest.raises(ValueError, match="min_sensitivity"):

@@ -110,6 +110,7 @@ def resources(tmp_path_factory) -> Path:
         labels=list(CLASS_NAMES),
         input_shape=[128, 128, 3],
         calibration={"temperature": 1.7},
+        inference={"input_smoothing_sigma": 0.8},
     )
     segmenter = build_segmenter(SEG_SIZE, base=SEG_BASE)
     rng = np.random.default_rng(1)
@@ -188,6 +189,7 @@ def test_litert_classifier_matches_keras(resources, keras_models):
     keras_clf, _ = keras_models
     lite = LiteRTClassifier.from_spec(read_spec(resources / "models" / CLASSIFIER_CARD))
     assert lite.temperature == keras_clf.temperature == 1.7
+    assert lite.input_smoothing == keras_clf.input_smoothing == 0.8  # both runtimes read smoothed inputs
     slices = _slices()
     got, expected = lite.predict(slices, batch_size=3), keras_clf.predict(slices)
     assert got.shape == (len(slices), 4)
