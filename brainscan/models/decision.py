@@ -85,18 +85,12 @@ def cross_validate_threshold(
     """
     labels = np.asarray(labels)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    rng = np.random.default_rng(seed)
     rows, thresholds = [], []
-    for _ in range(repeats):
-        half = np.zeros(len(labels), dtype=bool)
-        for k in range(len(CLASS_NAMES)):
-            members = rng.permutation(np.flatnonzero(labels == k))
-            half[members[: len(members) // 2]] = True
-        for fit, test in ((half, ~half), (~half, half)):
-            t = choose_tumour_threshold(labels[fit], probabilities[fit], min_sensitivity)
-            thresholds.append(t)
-            predicted = predicted_classes(probabilities[test], t)
-            rows.append((float((predicted == labels[test]).mean()), *tumour_rates(labels[test], predicted)))
+    for fit, test in stratified_halves(labels, repeats, seed):
+        t = choose_tumour_threshold(labels[fit], probabilities[fit], min_sensitivity)
+        thresholds.append(t)
+        predicted = predicted_classes(probabilities[test], t)
+        rows.append((float((predicted == labels[test]).mean()), *tumour_rates(labels[test], predicted)))
     table = np.asarray(rows)
     return {
         "method": f"stratified 2-fold, {repeats} repeats (seed {seed}): choose on one half, measure on the other",
@@ -107,6 +101,19 @@ def cross_validate_threshold(
         "threshold_mean": float(np.mean(thresholds)),
         "threshold_range": [float(np.min(thresholds)), float(np.max(thresholds))],
     }
+
+
+def stratified_halves(labels: np.ndarray, repeats: int = 50, seed: int = 0):
+    """(fit, test) boolean masks: ``repeats`` random halvings stratified by class, each used both ways round."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    for _ in range(repeats):
+        half = np.zeros(len(labels), dtype=bool)
+        for k in range(len(CLASS_NAMES)):
+            members = rng.permutation(np.flatnonzero(labels == k))
+            half[members[: len(members) // 2]] = True
+        yield half, ~half
+        yield ~half, half
 
 
 def tumour_rates(labels: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:

@@ -76,3 +76,56 @@ def test_litert_heat_map_reuses_the_smoothed_activations():
     assert runner.rows_run == 3  # the smoothed input it classified is the one it explains (cache hit)
     conv, _ = CountingRunner().run(smooth_batch(preprocess_slice(series[1])[None], 1.5))
     np.testing.assert_array_equal(cam, grad_cam_from_activations(conv[0], head(), series[1].shape, 0))
+
+
+class WantsSoftInput(BatchedClassifier):
+    """Reads the class from an image's brightness, but only when its checkerboard texture has been softened
+    about as much as a sigma-0.5 Gaussian does (to 10-60 % of its amplitude; 0.3 leaves 97 %, 0.7 3 %);
+    otherwise says notumor."""
+
+    LEVELS = (0.2, 0.4, 0.6, 0.8)
+
+    def forward(self, batch):
+        inner = batch[:, 8:-8, 8:-8, 0]
+        texture = np.abs(np.diff(inner, axis=2)).mean(axis=(1, 2)) / (2 * TEXTURE)
+        level = np.abs(inner.mean(axis=(1, 2))[:, None] - np.array(self.LEVELS)[None]).argmin(axis=1)
+        called = np.where((texture > 0.1) & (texture < 0.6), level, 2)
+        probs = np.full((len(batch), 4), 0.01)
+        probs[np.arange(len(batch)), called] = 0.97
+        return probs
+
+
+TEXTURE = 0.05
+
+
+def textured_batch(labels) -> np.ndarray:
+    checker = (np.indices((32, 32)).sum(axis=0) % 2) * 2 * TEXTURE - TEXTURE
+    images = [np.full((32, 32), WantsSoftInput.LEVELS[k]) + checker for k in labels]
+    return np.repeat(np.stack(images)[..., None], 3, axis=-1).astype(np.float32)
+
+
+def test_export_sweep_picks_the_sigma_the_model_reads_best():
+    from brainscan.models.training.export_classifier import SMOOTHING_GRID, _smoothing_sweep
+
+    labels = np.repeat(np.arange(4), 10)
+    batch = textured_batch(labels)
+    classifier = WantsSoftInput()
+    classifier.flip_average = True
+    sharp = classifier.raw_probabilities(batch)
+    best, sweep = _smoothing_sweep(classifier, batch, labels, 0.99, sharp)
+    assert best == 0.5
+    assert sweep["accuracy_by_sigma"]["0.5"] == 1.0
+    assert sweep["accuracy_by_sigma"]["0.0"] == 0.25  # sharp: only the tumour-free images come out right
+    assert set(sweep["accuracy_by_sigma"]) == {str(s) for s in SMOOTHING_GRID}
+    assert sweep["picked_on_halves"] == {"0.5": 100} and sweep["unseen_estimate_accuracy"] == 1.0
+
+
+def test_input_smoothing_option_parses_numbers_and_auto():
+    import argparse
+
+    from brainscan.models.training.export_classifier import _sigma_or_auto
+
+    assert _sigma_or_auto("0.7") == 0.7 and _sigma_or_auto("auto") == "auto"
+    for bad in ("-1", "soft"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _sigma_or_auto(bad)
