@@ -59,7 +59,8 @@ def outline_order(gated: list[int], key_slices: tuple[int, ...]) -> list[int]:
     """
     gated_set = set(gated)
     first = [i for i in key_slices if i in gated_set]
-    return first + [i for i in gated if i not in set(first)]
+    chosen = set(first)
+    return first + [i for i in gated if i not in chosen]
 
 
 def outline_batches(ordered: list[int]) -> list[list[int]]:

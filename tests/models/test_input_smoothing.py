@@ -112,12 +112,14 @@ def test_export_sweep_picks_the_sigma_the_model_reads_best():
     classifier = WantsSoftInput()
     classifier.flip_average = True
     sharp = classifier.raw_probabilities(batch)
-    best, sweep = _smoothing_sweep(classifier, batch, labels, 0.99, sharp)
+    best, sweep, raw = _smoothing_sweep(classifier, batch, labels, 0.99, sharp)
     assert best == 0.5
     assert sweep["accuracy_by_sigma"]["0.5"] == 1.0
     assert sweep["accuracy_by_sigma"]["0.0"] == 0.25  # sharp: only the tumour-free images come out right
     assert set(sweep["accuracy_by_sigma"]) == {str(s) for s in SMOOTHING_GRID}
     assert sweep["picked_on_halves"] == {"0.5": 100} and sweep["unseen_estimate_accuracy"] == 1.0
+    assert classifier.input_smoothing == 0.5
+    np.testing.assert_array_equal(raw, classifier.raw_probabilities(batch))  # the chosen sigma's probabilities
 
 
 def test_input_smoothing_option_parses_numbers_and_auto():
