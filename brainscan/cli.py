@@ -64,6 +64,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         train(args)
         return 0
+    if args.model == "classifier-pack":
+        from brainscan.models.training.volume_slices import write_pack
+
+        write_pack(args)
+        return 0
     if args.model == "segmenter":
         from brainscan.models.training.train_segmenter import train as train_segmenter
 
@@ -206,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     from brainscan.models.training.train_segmenter import add_arguments as add_segmenter_arguments
 
     add_segmenter_arguments(train_sub.add_parser("segmenter", help="U-Net tumour segmentation"))
+    from brainscan.models.training.volume_slices import add_pack_arguments
+
+    add_pack_arguments(
+        train_sub.add_parser("classifier-pack", help="classifier training slices from whole volumes (all planes)")
+    )
     train.set_defaults(func=cmd_train)
 
     export = sub.add_parser("export", help="turn a training run into a shipped model + model card")

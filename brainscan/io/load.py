@@ -37,6 +37,10 @@ def load(info: SeriesInfo) -> Volume:
     """
     if info.kind == "images":
         return load_images(info)
+    if info.kind == "nifti":
+        from brainscan.io.nifti import load_nifti
+
+        return load_nifti(info)
     return load_dicom(info)
 
 

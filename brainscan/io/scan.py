@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
 
 from brainscan.errors import SeriesLoadError
+from brainscan.io.nifti import is_nifti, read_nifti_header
 from brainscan.io.walk import iter_files
 from brainscan.types import SeriesInfo, SkippedFile, StudyMeta
 
@@ -100,6 +101,7 @@ def read_image_header(path: Path):
 def scan(paths: Iterable[Path | str]) -> list[SeriesInfo]:
     """Find every series under ``paths`` (files or folders, recursively), reading headers only.
 
+    NIfTI files (``.nii``, ``.nii.gz``) are one series each (label volumes such as ``seg.nii.gz`` are skipped).
     DICOM files are grouped by SeriesInstanceUID, then split by orientation and image size when one UID
     mixes them. Image files (JPEG, PNG, TIFF, BMP) form one series per folder and image size. Files that
     cannot be used are listed on every series found in the same folder tree (``skipped``).
@@ -111,7 +113,15 @@ def scan(paths: Iterable[Path | str]) -> list[SeriesInfo]:
     files, skipped = iter_files(paths)
     dicom_groups: dict[tuple, list[tuple[Path, object]]] = defaultdict(list)
     image_groups: dict[tuple, list[Path]] = defaultdict(list)
+    nifti_series: list[SeriesInfo] = []
     for path in files:
+        if is_nifti(path):
+            info, reason = read_nifti_header(path)
+            if info is None:
+                skipped.append(SkippedFile(path, reason))
+            else:
+                nifti_series.append(info)
+            continue
         if path.suffix.lower() in IMAGE_SUFFIXES:
             size, reason = read_image_header(path)
             if size is not None:
@@ -140,7 +150,7 @@ def scan(paths: Iterable[Path | str]) -> list[SeriesInfo]:
         )
         dicom_groups[key].append((path, ds))
 
-    series: list[SeriesInfo] = []
+    series: list[SeriesInfo] = list(nifti_series)
     parts_per_uid: dict[str, int] = defaultdict(int)
     for key in dicom_groups:
         parts_per_uid[key[0]] += 1

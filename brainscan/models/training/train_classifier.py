@@ -43,9 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    parser.add_argument(
+        "--volume-pack", type=Path, default=None,
+        help="slices from whole volumes (`brainscan train classifier-pack`): its train part is mixed into training, "
+        "its held-out part into validation",
+    )  # fmt: skip
+    parser.add_argument("--pack-weight", type=float, default=0.5, help="share of each batch drawn from the pack")
+    parser.add_argument("--finetune-from", type=Path, default=None, help="start from these float16 .npz weights")
 
 
-def make_datasets(pixels, labels, train_idx, val_idx, batch_size, seed):
+def make_datasets(pixels, labels, train_idx, val_idx, batch_size, seed, pack=None, pack_weight=0.5):
+    """Augmented, endless training batches and fixed validation batches.
+
+    With a volume ``pack`` each training example is drawn from the pack with probability ``pack_weight`` (else
+    from Training), and the pack's held-out slices are appended to validation.
+    """
     import tensorflow as tf
 
     aug = augmenter(seed)
@@ -54,11 +66,27 @@ def make_datasets(pixels, labels, train_idx, val_idx, batch_size, seed):
         return tf.repeat(tf.clip_by_value(x, 0.0, 1.0), 3, axis=-1)
 
     x_train = pixels[train_idx][..., None]
-    train = (
+    examples = (
         tf.data.Dataset.from_tensor_slices((x_train, labels[train_idx]))
         .shuffle(len(train_idx), seed=seed, reshuffle_each_iteration=True)
         .repeat()
-        .batch(batch_size, drop_remainder=True)
+    )
+    val_x, val_y = pixels[val_idx][..., None], labels[val_idx]
+    if pack is not None:
+        chosen = pack["split"] == "train"
+        from_pack = (
+            tf.data.Dataset.from_tensor_slices((pack["images"][chosen][..., None], pack["labels"][chosen]))
+            .shuffle(int(chosen.sum()), seed=seed + 1, reshuffle_each_iteration=True)
+            .repeat()
+        )
+        examples = tf.data.Dataset.sample_from_datasets(
+            [examples, from_pack], weights=[1.0 - pack_weight, pack_weight], seed=seed
+        )
+        held = pack["split"] == "val"
+        val_x = np.concatenate([val_x, pack["images"][held][..., None]])
+        val_y = np.concatenate([val_y, pack["labels"][held]])
+    train = (
+        examples.batch(batch_size, drop_remainder=True)
         .map(
             lambda x, y: (to_rgb(aug(tf.cast(x, tf.float32), training=True)), y),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -66,7 +94,7 @@ def make_datasets(pixels, labels, train_idx, val_idx, batch_size, seed):
         .prefetch(2)
     )
     val = (
-        tf.data.Dataset.from_tensor_slices((pixels[val_idx][..., None], labels[val_idx]))
+        tf.data.Dataset.from_tensor_slices((val_x, val_y))
         .batch(64)
         .map(lambda x, y: (to_rgb(tf.cast(x, tf.float32)), y))
         .prefetch(2)
@@ -107,6 +135,10 @@ def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int, 
                 state.data[best_key] = val_acc
                 state.data["best_epoch"] = epoch + 1
                 self.model.save_weights(out / "best.weights.h5")
+            from brainscan.models.weights import save_float16_weights
+
+            (out / "epochs").mkdir(exist_ok=True)
+            save_float16_weights(self.model, out / "epochs" / f"e{epoch + 1:03d}.npz")
             tmp = out / "last.tmp.keras"
             self.model.save(tmp)
             tmp.replace(out / "last.keras")
@@ -186,7 +218,13 @@ def train(args: argparse.Namespace) -> Path:
 
     keras.mixed_precision.set_global_policy(args.precision)
     steps = args.steps_per_epoch or len(train_idx) // args.batch_size
-    train_ds, val_ds = make_datasets(pixels, data.labels, train_idx, val_idx, args.batch_size, args.seed)
+    pack = dict(np.load(args.volume_pack)) if getattr(args, "volume_pack", None) else None
+    if pack is not None:
+        log.info("volume pack %s: %d train, %d held-out slices", args.volume_pack,
+                 int((pack["split"] == "train").sum()), int((pack["split"] == "val").sum()))  # fmt: skip
+    train_ds, val_ds = make_datasets(
+        pixels, data.labels, train_idx, val_idx, args.batch_size, args.seed, pack, getattr(args, "pack_weight", 0.5)
+    )
     state = RunState(out)
     if args.resume and (out / "last.keras").exists():
         model = keras.models.load_model(out / "last.keras")
@@ -194,6 +232,11 @@ def train(args: argparse.Namespace) -> Path:
     else:
         state.data = {"epoch": 0, "best_val_accuracy": 0.0}
         model = build_classifier(args.init, args.seed)
+        if getattr(args, "finetune_from", None):
+            from brainscan.models.weights import load_float16_weights
+
+            load_float16_weights(model, args.finetune_from)
+            log.info("fine-tuning from %s", args.finetune_from)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=args.epochs * steps, warmup_target=args.lr, warmup_steps=min(300, steps * 2)
         )
@@ -211,6 +254,9 @@ def train(args: argparse.Namespace) -> Path:
             "seed": args.seed,
             "lr": args.lr,
             "precision": args.precision,
+            "volume_pack": str(args.volume_pack) if getattr(args, "volume_pack", None) else None,
+            "pack_weight": getattr(args, "pack_weight", None),
+            "finetune_from": str(args.finetune_from) if getattr(args, "finetune_from", None) else None,
         }
     )
     state.save()
