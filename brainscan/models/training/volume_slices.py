@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from brainscan.io.nifti import PLANES, _open, canonical_array, display_slices, display_spacing
+from brainscan.io.nifti import PLANES, _open, canonical_array, display_slices
 from brainscan.models.preprocess import CLASSIFIER_SIZE, preprocess_gray
 from brainscan.types import CLASS_NAMES, NO_TUMOUR
 
