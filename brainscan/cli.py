@@ -109,20 +109,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a model card's model on the runtime the app would use (``--runtime``; auto: LiteRT when the card
+    names a .tflite, else Keras)."""
     from brainscan.models.evaluation import evaluate_classifier
-    from brainscan.models.keras_classifier import KerasClassifier
+    from brainscan.models.loading import choose_runtime, load_classifier, load_segmenter, requested_runtime
     from brainscan.models.metrics import format_report
     from brainscan.models.spec import read_spec, shipped_classifier_spec
 
     try:
+        requested = requested_runtime(args.runtime)
         if args.model == "segmenter":
-            from brainscan.config import models_dir
-            from brainscan.models.keras_segmenter import KerasSegmenter
             from brainscan.models.segmentation_evaluation import evaluate_segmenter, outlined_fraction_in_folder
-            from brainscan.models.training.export_segmenter import CARD_FILE
+            from brainscan.models.spec import shipped_segmenter_spec
 
-            spec = read_spec(args.card or models_dir() / CARD_FILE)
-            segmenter = KerasSegmenter.from_spec(spec)
+            spec = read_spec(args.card) if args.card else shipped_segmenter_spec()
+            segmenter = load_segmenter(spec, choose_runtime(requested, spec))
             report = evaluate_segmenter(segmenter, args.dir)
             text = (
                 f"n = {report['n']}  dice mean {report['dice_mean']:.4f}  median {report['dice_median']:.4f}  "
@@ -138,7 +139,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 )
         else:
             spec = read_spec(args.card) if args.card else shipped_classifier_spec()
-            report = evaluate_classifier(KerasClassifier.from_spec(spec), args.dir)
+            report = evaluate_classifier(load_classifier(spec, choose_runtime(requested, spec)), args.dir)
             text = format_report(report)
     except BrainScanError as exc:
         print(str(exc), file=sys.stderr)
@@ -244,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_segmenter.add_argument(
         "--no-tumour-dir", type=Path, help="also report how often it outlines anything on these tumour-free slices"
     )
+    for evaluate_parser in (evaluate_classifier, evaluate_segmenter):
+        evaluate_parser.add_argument(
+            "--runtime",
+            choices=("auto", "litert", "keras"),
+            default=None,
+            help="model runtime (default: BRAINSCAN_RUNTIME, else auto: LiteRT when the card names a .tflite)",
+        )
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
@@ -261,12 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ModuleNotFoundError as exc:
-        # train / export / evaluate (Keras) need TensorFlow, which the desktop app (PyInstaller) leaves out
+        # train / export / Keras runs need TensorFlow: an optional extra, and left out of the desktop app
         if (exc.name or "").split(".")[0] not in ("tensorflow", "keras"):
             raise
         print(
-            f"`brainscan {args.command}` needs TensorFlow, which this installation does not include (the desktop "
-            "app runs the shipped models with LiteRT). Use a development install: pip install -e '.[dev]'",
+            f"`brainscan {args.command}` needs TensorFlow, which this installation does not include (the app "
+            "runs the shipped models with LiteRT). Install the training extra: pip install -e '.[train]'",
             file=sys.stderr,
         )
         return 2

@@ -1,4 +1,8 @@
-"""Shared fixtures: offscreen Qt, a private BRAINSCAN_HOME, and real DICOM series written with pydicom."""
+"""Shared fixtures: offscreen Qt, a private BRAINSCAN_HOME, and real DICOM series written with pydicom.
+
+Tests marked ``needs_tf`` skip, with the reason, when TensorFlow (the ``[train]`` extra) is not installed;
+with ``BRAINSCAN_REQUIRE_TF=1`` (CI) they run regardless, so a missing TensorFlow fails them instead.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,23 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from importlib.util import find_spec  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 from brainscan.config import data_dir  # noqa: E402
+
+TF_MISSING = "needs TensorFlow, which is not installed (pip install -e '.[train]')"
+
+
+def pytest_collection_modifyitems(config, items):
+    if find_spec("tensorflow") is not None or os.environ.get("BRAINSCAN_REQUIRE_TF") == "1":
+        return
+    skip = pytest.mark.skip(reason=TF_MISSING)
+    for item in items:
+        if "needs_tf" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

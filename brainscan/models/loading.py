@@ -113,8 +113,9 @@ def load_segmenter(spec: ModelSpec, runtime: str) -> Segmenter:
 
 def _no_tensorflow(spec: ModelSpec) -> str:
     return (
-        f"{spec.name} needs TensorFlow, which this installation lacks, and its model card names no LiteRT model. "
-        "Reinstall BrainScan."
+        f"{spec.name} has no LiteRT model in its card, and its Keras fallback needs TensorFlow, which this "
+        "installation lacks. Convert the model (`brainscan export litert`, needs the [train] extra) or install "
+        "TensorFlow: pip install -e '.[train]'."
     )
 
 

@@ -89,6 +89,7 @@ def test_classifier_augmentation_is_reproducible_and_stays_near_the_original():
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_segmenter_pack_train_import_round_trip(tmp_path):
     """pack -> train (Keras on this machine's backend, 2 short epochs) -> import gives a loadable run folder."""
     size, n = 32, 24
@@ -123,6 +124,7 @@ def test_segmenter_pack_train_import_round_trip(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_classifier_continues_from_given_weights_and_imports(tmp_path):
     """train --init-weights starts from the given float16 weights (host-side augmentation), import reloads it."""
     from brainscan.models.classifier import build_classifier

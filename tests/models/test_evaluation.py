@@ -16,7 +16,7 @@ from PIL import Image
 from brainscan.errors import ModelError
 from brainscan.types import CLASS_NAMES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,7 @@ def test_card_switches_flip_average_on(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_reexporting_the_same_weights_keeps_the_file_bytes(tmp_path):
     import keras
 

@@ -162,6 +162,7 @@ def _slices() -> list[np.ndarray]:
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_export_records_both_sha256s_and_the_measured_bounds(resources):
     from brainscan.models.integrity import sha256_of
 
@@ -183,6 +184,7 @@ def test_export_records_both_sha256s_and_the_measured_bounds(resources):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_litert_classifier_matches_keras(resources, keras_models):
     from brainscan.models.litert_classifier import LiteRTClassifier
 
@@ -202,6 +204,7 @@ def test_litert_classifier_matches_keras(resources, keras_models):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_litert_segmenter_matches_keras(resources, keras_models):
     from brainscan.models.litert_segmenter import LiteRTSegmenter
 
@@ -215,6 +218,7 @@ def test_litert_segmenter_matches_keras(resources, keras_models):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_fixed_batch_of_one_gives_the_same_maps(keras_models):
     from brainscan.models.litert_convert import convert_segmenter, segmenter_inputs
     from brainscan.models.litert_runtime import LiteRTRunner
@@ -228,6 +232,7 @@ def test_fixed_batch_of_one_gives_the_same_maps(keras_models):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_float16_segmenter_is_refused_when_folded_batch_norm_drifts(keras_models):
     from brainscan.models.litert_convert import convert_segmenter
 
@@ -237,6 +242,7 @@ def test_float16_segmenter_is_refused_when_folded_batch_norm_drifts(keras_models
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_max_pool_gradient_routing_matches_tensorflow():
     import keras
     import tensorflow as tf
@@ -256,6 +262,7 @@ def test_max_pool_gradient_routing_matches_tensorflow():
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_resize_bilinear_matches_tensorflow():
     import tensorflow as tf
 
@@ -285,6 +292,7 @@ def _edit_card(path: Path, **litert_changes) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_damaged_or_unlisted_litert_files_raise_model_error(resources, tmp_path):
     from brainscan.models.litert_classifier import LiteRTClassifier
     from brainscan.models.litert_segmenter import LiteRTSegmenter
@@ -319,6 +327,7 @@ def test_damaged_or_unlisted_litert_files_raise_model_error(resources, tmp_path)
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_litert_runtime_never_imports_tensorflow(resources):
     code = (
         "import sys\n"
@@ -361,6 +370,7 @@ def test_unknown_runtime_is_refused(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_runtime_selection(resources, tmp_path, monkeypatch):
     from brainscan.models import loading
     from brainscan.models.keras_classifier import KerasClassifier
@@ -414,6 +424,7 @@ def _shipped_with_litert(card_name: str):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_shipped_classifier_litert_matches_keras():
     from brainscan.models.keras_classifier import KerasClassifier
     from brainscan.models.litert_classifier import LiteRTClassifier
@@ -427,6 +438,7 @@ def test_shipped_classifier_litert_matches_keras():
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_shipped_segmenter_litert_matches_keras():
     from brainscan.models.keras_segmenter import KerasSegmenter
     from brainscan.models.litert_segmenter import LiteRTSegmenter

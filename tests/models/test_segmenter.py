@@ -21,6 +21,7 @@ def test_block_split_keeps_neighbouring_numbers_together():
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tf
 def test_unet_maps_slice_to_probability_map():
     from brainscan.models.segmenter import build_segmenter, dice_bce_loss
 

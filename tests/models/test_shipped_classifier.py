@@ -24,19 +24,17 @@ TOLERANCE = 0.09
 
 
 def test_shipped_model_matches_its_card_on_validation_sample(shared_data):
-    card = models_dir() / CLASSIFIER_CARD
-    if not card.exists():
-        pytest.skip("no classifier is shipped yet (resources/models/classifier_vgg16.json absent)")
-    from brainscan.models.keras_classifier import KerasClassifier
-    from brainscan.models.spec import read_spec
     from brainscan.models.training.dataset import read_image
+    from tests.shipped import shipped_model
 
-    spec = read_spec(card)
+    classifier = shipped_model(CLASSIFIER_CARD)  # LiteRT when the card names a .tflite, else Keras
+    spec = classifier.spec
+    card = models_dir() / CLASSIFIER_CARD
     files = json.loads((card.parent / spec.card["split"]["validation_files"]).read_text())["files"]
     picked = [files[i] for i in np.random.default_rng(0).choice(len(files), SAMPLE, replace=False)]
     root = shared_data / "classification" / "Training"
     labels = np.array([CLASS_NAMES.index(f.split("/")[0]) for f in picked])
-    probs = KerasClassifier.from_spec(spec).predict([read_image(root / f) for f in picked])
+    probs = classifier.predict([read_image(root / f) for f in picked])
     accuracy = (probs.argmax(1) == labels).mean()
     claimed = spec.card["validation"]["accuracy"]
     assert accuracy >= claimed - TOLERANCE, f"sample accuracy {accuracy:.3f}, card claims {claimed:.3f}"

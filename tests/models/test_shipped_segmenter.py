@@ -25,20 +25,18 @@ TOLERANCE = 0.15
 
 
 def test_shipped_segmenter_outlines_real_tumours(shared_data):
-    card = models_dir() / SEGMENTER_CARD
-    if not card.exists():
-        pytest.skip("no segmenter is shipped yet (resources/models/segmenter_unet.json absent)")
-    from brainscan.models.keras_segmenter import KerasSegmenter
-    from brainscan.models.spec import read_spec
+    from tests.shipped import shipped_model
 
-    spec = read_spec(card)
+    segmenter = shipped_model(SEGMENTER_CARD)  # LiteRT when the card names a .tflite, else Keras
+    spec = segmenter.spec
+    card = models_dir() / SEGMENTER_CARD
     files = json.loads((card.parent / spec.card["split"]["validation_files"]).read_text())["files"]
     picked = [files[i] for i in np.random.default_rng(0).choice(len(files), SAMPLE, replace=False)]
     root = shared_data / "segmentation"
     images = [np.asarray(Image.open(root / "images" / name).convert("L")) for name in picked]
     truths = [np.asarray(Image.open(root / "masks" / name.replace(".png", "_mask.png")).convert("L")) > 127
               for name in picked]  # fmt: skip
-    maps = KerasSegmenter.from_spec(spec).predict(images)
+    maps = segmenter.predict(images)
     masks = [clean_mask(m) for m in maps]
     assert all(m.shape == t.shape for m, t in zip(masks, truths, strict=True))
     assert sum(m.any() for m in masks) >= 2 * SAMPLE // 3  # every validation slice shows a tumour
