@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from brainscan.errors import BrainScanError
+from brainscan.presentation import verdict_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,10 +113,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         outputs.append(result_to_dict(result, deidentify=args.deidentify))
         v = result.verdict
-        print(
-            f"{label}: {'TUMOUR' if v.tumour else 'no tumour'} ({v.label}, P(tumour) {v.tumour_probability:.2f})"
-            + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else "")
-        )
+        print(f"{label}: {verdict_line(v)}" + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else ""))
     if args.json and outputs:
         payload = outputs[0] if len(volumes) == 1 else outputs
         args.json.write_text(json.dumps(payload, indent=2))

@@ -16,7 +16,7 @@ import hashlib
 import numpy as np
 
 from brainscan.render import compose, window_to_uint8
-from brainscan.types import AnalysisResult
+from brainscan.types import AnalysisResult, SeriesVerdict
 
 DISCLAIMER = (
     "Decision support, not a diagnosis. BrainScan's models were trained on public MRI collections and can be "
@@ -65,3 +65,13 @@ def render_slice(result: AnalysisResult, index: int, opacity: float = 0.35, heat
     seg = result.segmentations.get(index)
     heatmap = result.heatmaps.get(index) if heat else None
     return compose(grey, seg.mask if seg else None, heatmap, opacity)
+
+
+def verdict_line(verdict: SeriesVerdict) -> str:
+    """One line for a terminal or a list: tumour, no tumour, or cannot assess with its reason."""
+    if not verdict.assessable:
+        return f"CANNOT ASSESS ({verdict.reason})"
+    p = verdict.tumour_probability
+    if verdict.tumour:
+        return f"TUMOUR ({verdict.label}, P(tumour) {p:.2f})"
+    return f"no tumour (P(tumour) {p:.2f})"

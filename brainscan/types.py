@@ -14,6 +14,9 @@ CLASS_NAMES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
 """Classifier output order, fixed in code (never taken from a directory listing)."""
 
 NO_TUMOUR = "notumor"
+CANNOT_ASSESS = "cannot assess"
+NOT_ASSESSED = "not assessed"
+"""Series verdict label when too few slices could be assessed (brainscan.pipeline.verdict): no guess is made."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class SlicePrediction:
     index: int
     probabilities: tuple[float, ...]
     tumour_threshold: float | None = None
+    assessed: bool = True
+    reason: str = ""  # why the slice was not assessed (brainscan.pipeline.assessability)
 
     @property
     def class_index(self) -> int:
@@ -108,7 +113,8 @@ class SlicePrediction:
 
     @property
     def label(self) -> str:
-        return CLASS_NAMES[self.class_index]
+        """The slice's class, or "not assessed" for a slice the classifier may not judge."""
+        return CLASS_NAMES[self.class_index] if self.assessed else NOT_ASSESSED
 
     @property
     def tumour_probability(self) -> float:
@@ -121,10 +127,14 @@ class SeriesVerdict:
 
     tumour: bool
     label: str
-    probabilities: dict[str, float]
-    tumour_probability: float
+    probabilities: dict[str, float]  # empty when the series cannot be assessed
+    tumour_probability: float | None  # None when the series cannot be assessed
     key_slices: tuple[int, ...]
     rule: str
+    assessable: bool = True
+    reason: str = ""  # why the series cannot be assessed
+    assessed_slices: int = 0
+    positive_slices: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,7 @@ class StudyRecord:
     description: str
     verdict_label: str
     tumour: bool
-    tumour_probability: float
+    tumour_probability: float | None  # None: the series could not be assessed
     probabilities: dict[str, float]
     meta: StudyMeta = field(default_factory=StudyMeta)
     volume_ml: float | None = None

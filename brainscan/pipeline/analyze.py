@@ -3,8 +3,10 @@
 Steps, each reporting progress through ``on_progress(done, total, message)`` and checking
 ``should_cancel()`` between batches:
 
-1. classify every slice (calibrated probabilities), in batches;
-2. series verdict (brainscan.pipeline.verdict);
+1. classify every slice (calibrated probabilities), in batches, and decide which slices can be assessed at all
+   (brainscan.pipeline.assessability); slices that cannot are "not assessed", with the reason, and count
+   for nothing;
+2. series verdict over the assessed slices (brainscan.pipeline.verdict), possibly "cannot assess";
 3. segmentation **gate**: a slice is segmented only when the series verdict is "tumour" and that slice's
    own tumour probability is at least the slice threshold (the model card's operating point, else 0.5; see
    brainscan.models.decision). Slices the classifier calls tumour-free
@@ -27,6 +29,7 @@ import numpy as np
 from brainscan.errors import AnalysisCancelled, InferenceError
 from brainscan.models.decision import slice_threshold, tumour_threshold_of
 from brainscan.pipeline.applicability import applicability_warnings
+from brainscan.pipeline.assessability import MIN_HEAD_FRACTION, assess_slices, mark_unfamiliar
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
 from brainscan.pipeline.verdict import series_verdict
@@ -114,22 +117,45 @@ def analyze(
             raise AnalysisCancelled("The analysis was cancelled; nothing was saved.")
 
     start = time.perf_counter()
-    probabilities = []
+    applicability = getattr(classifier, "applicability", None) or {}
+    assessments = assess_slices(slices, applicability.get("min_head_fraction", MIN_HEAD_FRACTION))
+    probabilities, distances = [], []
     for first in range(0, n, CLASSIFY_BATCH):
         check()
         batch = [slices[i] for i in range(first, min(n, first + CLASSIFY_BATCH))]
-        out = np.asarray(classifier.predict(batch, batch_size=CLASSIFY_BATCH), dtype=np.float64)
-        if out.shape != (len(batch), 4):
-            raise InferenceError(f"The classifier returned {out.shape} instead of ({len(batch)}, 4).")
+        readable = [i for i in range(first, first + len(batch)) if assessments[i].readable]
+        out = np.full((len(batch), 4), np.nan)
+        far = np.full(len(batch), np.nan)
+        if readable:
+            chunk = [slices[i] for i in readable]
+            if hasattr(classifier, "predict_with_distance"):
+                got, got_far = classifier.predict_with_distance(chunk, batch_size=CLASSIFY_BATCH)
+                far[[i - first for i in readable]] = np.asarray(got_far, dtype=np.float64)
+            else:
+                got = classifier.predict(chunk, batch_size=CLASSIFY_BATCH)
+            got = np.asarray(got, dtype=np.float64)
+            if got.shape != (len(chunk), 4):
+                raise InferenceError(f"The classifier returned {got.shape} instead of ({len(chunk)}, 4).")
+            out[[i - first for i in readable]] = got
         probabilities.append(out)
+        distances.append(far)
         report(min(n, first + CLASSIFY_BATCH), total, f"Classified slice {min(n, first + CLASSIFY_BATCH)} of {n}")
     probs = np.concatenate(probabilities) if probabilities else np.zeros((0, 4))
+    far = np.concatenate(distances) if distances else np.zeros(0)
+    assessments = mark_unfamiliar(assessments, far, applicability.get("max_distance"))
     operating_point = tumour_threshold_of(classifier)
     threshold = slice_threshold(operating_point)
     predictions = tuple(
-        SlicePrediction(i, tuple(float(p) for p in row), operating_point) for i, row in enumerate(probs)
+        SlicePrediction(
+            i,
+            tuple(float(p) for p in np.nan_to_num(row, nan=0.0)),
+            operating_point,
+            assessed=assessments[i].assessed,
+            reason=assessments[i].reason,
+        )
+        for i, row in enumerate(probs)
     )
-    verdict = series_verdict(predictions, threshold=threshold)
+    verdict = series_verdict(predictions, threshold=threshold, slice_spacing_mm=volume.slice_spacing_mm)
     timings["classify"] = time.perf_counter() - start
 
     models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
@@ -153,9 +179,9 @@ def analyze(
             )
         )
 
-    gated = [p.index for p in predictions if p.tumour_probability >= threshold] if verdict.tumour else []
+    gated = [p.index for p in predictions if p.assessed and p.tumour_probability >= threshold] if verdict.tumour else []
     gated = outline_order(gated, verdict.key_slices)
-    key = list(verdict.key_slices) if (explain and hasattr(classifier, "explain")) else []
+    key = list(verdict.key_slices) if (explain and verdict.assessable and hasattr(classifier, "explain")) else []
     total = n + (len(gated) if segmenter is not None else 0) + len(key)
     done = n
     warnings: list[str] = list(unlike)

@@ -47,8 +47,12 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
             {
                 "index": p.index,
                 "label": p.label,
-                "tumour_probability": round(p.tumour_probability, 6),
-                "probabilities": {name: round(p.probabilities[i], 6) for i, name in enumerate(CLASS_NAMES)},
+                "assessed": p.assessed,
+                "not_assessed_reason": p.reason or None,
+                "tumour_probability": round(p.tumour_probability, 6) if p.assessed else None,
+                "probabilities": {name: round(p.probabilities[i], 6) for i, name in enumerate(CLASS_NAMES)}
+                if p.assessed
+                else None,
                 area_key: round(seg.area, 3) if seg else 0.0,
                 "outlined": seg is not None,
                 "longest_diameter": round(seg.longest_diameter, 2) if seg and seg.longest_diameter else None,
@@ -63,9 +67,13 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
         "verdict": {
             "tumour": v.tumour,
             "label": v.label,
-            "tumour_probability": round(v.tumour_probability, 6),
+            "assessable": v.assessable,
+            "cannot_assess_reason": v.reason or None,
+            "tumour_probability": round(v.tumour_probability, 6) if v.tumour_probability is not None else None,
             "probabilities": {k: round(x, 6) for k, x in v.probabilities.items()},
             "key_slices": list(v.key_slices),
+            "assessed_slices": v.assessed_slices,
+            "positive_slices": v.positive_slices,
             "rule": v.rule,
         },
         "slices": slices,
@@ -91,7 +99,7 @@ def to_study_record(result: AnalysisResult, thumbnail_side: int = 96) -> StudyRe
         description=info.description,
         verdict_label=result.verdict.label,
         tumour=result.verdict.tumour,
-        tumour_probability=result.verdict.tumour_probability,
+        tumour_probability=result.verdict.tumour_probability if result.verdict.assessable else None,
         probabilities=dict(result.verdict.probabilities),
         meta=info.meta if isinstance(info.meta, StudyMeta) else StudyMeta(),
         volume_ml=result.volume_ml,

@@ -1,34 +1,85 @@
 """Series verdict: one answer from per-slice calibrated probabilities.
 
-Rule (documented in the README and the report):
+Rule (the report and the docs quote it):
 
-1. A slice is *tumour-positive* when its tumour probability (1 - P(notumor)) is at least
-   ``threshold`` (default 0.5; the app passes the model card's operating point, brainscan.models.decision).
-2. The series is tumour-positive when at least ``min_slices`` slices are positive (default 1 for series
-   of up to 3 slices, else 2: one isolated slice in a long series is more often noise than tumour).
-3. The series tumour probability is the mean of the top-k slice tumour probabilities, k = min_slices.
-4. The tumour type is the class with the highest summed probability over the positive slices (each slice
-   weighted by its tumour probability); the reported class probabilities are the tumour-probability-weighted
-   mean over positive slices. With no positive slice, the verdict is "notumor" and the probabilities are
-   the mean over all slices.
-5. Key slices: the positive slices with the highest tumour probability (up to 6), else the middle slice.
+1. Only *assessed* slices count (brainscan.pipeline.assessability: slices with no usable signal, little or no
+   head, or unlike the training images are "not assessed" and left out).
+2. "Cannot assess" instead of a guess when fewer than ``MIN_ASSESSED_FRACTION`` of the slices, or fewer than
+   ``MIN_ASSESSED`` slices in a series of 4 or more, can be assessed (no assessed slice at all in shorter ones).
+3. A real tumour spans neighbouring slices: in a series of 4 or more slices the tumour evidence is read over
+   runs of ``w`` neighbouring assessed slices, where ``w`` covers at least ``MIN_TUMOUR_EXTENT_MM`` (at least
+   2 slices; 2 when the slice spacing is unknown). In series of 1-3 slices, ``w`` is 1.
+4. Series P(tumour) = the highest level of slice P(tumour) (1 - P(notumor)) that a strict majority of some
+   ``w`` neighbouring assessed slices reach (for ``w`` = 2: both slices; for 8: five of them). One confident
+   slice among tumour-free neighbours does not make a tumour. The series is tumour-positive when this reaches
+   ``threshold`` (the model card's operating point, else 0.5). It is the one series probability shown
+   everywhere.
+5. Tumour type (tumour series): the class with the highest P(tumour)-weighted mean over the positive slices
+   (assessed slices with P(tumour) >= threshold); those class probabilities are the "tumour type" bars.
+6. Key slices: the positive slices with the highest P(tumour) (up to 6); for a tumour-free series, the middle
+   assessed slice.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from brainscan.types import CLASS_NAMES, NO_TUMOUR, SeriesVerdict, SlicePrediction
+from brainscan.types import CANNOT_ASSESS, CLASS_NAMES, NO_TUMOUR, SeriesVerdict, SlicePrediction
 
 NOTUMOR_INDEX = CLASS_NAMES.index(NO_TUMOUR)
+MIN_ASSESSED_FRACTION = 0.25
+MIN_ASSESSED = 3
+MIN_TUMOUR_EXTENT_MM = 6.0
+MAX_SPACING_MM = 50.0
+
+
+def run_length(n_slices: int, slice_spacing_mm: float | None) -> int:
+    """``w`` of rule 3: how many neighbouring slices a tumour call must be read over."""
+    if n_slices <= 3:
+        return 1
+    if slice_spacing_mm is None or not (0 < slice_spacing_mm < MAX_SPACING_MM):
+        return 2
+    return max(2, math.ceil(MIN_TUMOUR_EXTENT_MM / slice_spacing_mm - 1e-9))
+
+
+def assessed_runs(assessed: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each maximal run of consecutive assessed slices."""
+    runs, start = [], None
+    for i, ok in enumerate(list(assessed) + [False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def strongest_window(tumour_p: np.ndarray, assessed: np.ndarray, w: int) -> tuple[float, tuple[int, int]]:
+    """(highest P(tumour) a strict majority of ``w`` neighbouring assessed slices reach, (start, stop) of them).
+
+    A series whose assessed runs are all shorter than ``w`` is read over its longest run.
+    """
+    runs = assessed_runs(assessed)
+    w = min(w, max(stop - start for start, stop in runs))
+    best, where = -1.0, (0, 0)
+    for start, stop in runs:
+        if stop - start < w:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(tumour_p[start:stop], w)
+        majority = -np.sort(-windows, axis=1)[:, w // 2]
+        i = int(np.argmax(majority))
+        if majority[i] > best:
+            best, where = float(majority[i]), (start + i, start + i + w)
+    return best, where
 
 
 def series_verdict(
     predictions: Sequence[SlicePrediction],
     threshold: float = 0.5,
-    min_slices: int | None = None,
+    slice_spacing_mm: float | None = None,
     max_key: int = 6,
 ) -> SeriesVerdict:
     """Apply the rule above.
@@ -38,30 +89,57 @@ def series_verdict(
     """
     if not predictions:
         raise ValueError("a verdict needs at least one slice prediction")
+    n = len(predictions)
     probs = np.asarray([p.probabilities for p in predictions], dtype=np.float64)
+    assessed = np.asarray([p.assessed for p in predictions], dtype=bool)
     tumour_p = 1.0 - probs[:, NOTUMOR_INDEX]
-    need = min_slices if min_slices is not None else (1 if len(predictions) <= 3 else 2)
-    positive = np.flatnonzero(tumour_p >= threshold)
-    ranked = np.argsort(-tumour_p, kind="stable")
-    series_tumour_p = float(tumour_p[ranked[:need]].mean())
-    if len(positive) >= need:
+    n_assessed = int(assessed.sum())
+    w = run_length(n, slice_spacing_mm)
+    rule = (
+        f"tumour if most of {w} neighbouring assessed slice(s) reach P(tumour) {threshold:.3g} somewhere; "
+        f"cannot assess if fewer than {MIN_ASSESSED_FRACTION:.0%} of slices (or fewer than {MIN_ASSESSED} in a "
+        "series of 4 or more) can be assessed"
+    )
+    too_few = n_assessed == 0 or n_assessed < MIN_ASSESSED_FRACTION * n or (n >= 4 and n_assessed < MIN_ASSESSED)
+    if too_few:
+        reasons = sorted({p.reason for p in predictions if not p.assessed and p.reason})
+        why = f"only {n_assessed} of {n} slices could be assessed" + (f" ({'; '.join(reasons[:3])})" if reasons else "")
+        return SeriesVerdict(
+            tumour=False,
+            label=CANNOT_ASSESS,
+            probabilities={},
+            tumour_probability=None,
+            key_slices=(n // 2,),
+            rule=rule,
+            assessable=False,
+            reason=why,
+            assessed_slices=n_assessed,
+            positive_slices=0,
+        )
+    series_p, _ = strongest_window(tumour_p, assessed, w)
+    positive = np.flatnonzero(assessed & (tumour_p >= threshold))
+    tumour = series_p >= threshold and len(positive) > 0
+    if tumour:
         weights = tumour_p[positive][:, None]
         mean = (probs[positive] * weights).sum(axis=0) / weights.sum()
         tumour_classes = [i for i in range(len(CLASS_NAMES)) if i != NOTUMOR_INDEX]
         label = CLASS_NAMES[max(tumour_classes, key=lambda i: mean[i])]
-        key = tuple(int(i) for i in ranked if i in set(positive))[:max_key]
-        tumour = True
+        ranked = sorted(positive.tolist(), key=lambda i: (-tumour_p[i], i))
+        key = tuple(int(i) for i in ranked[:max_key])
     else:
-        mean = probs.mean(axis=0)
+        mean = probs[assessed].mean(axis=0)
         label = NO_TUMOUR
-        key = (len(predictions) // 2,)
-        tumour = False
-    rule = f"tumour if >= {need} slice(s) have P(tumour) >= {threshold:.3g}"
+        order = np.flatnonzero(assessed)
+        key = (int(order[len(order) // 2]),)
     return SeriesVerdict(
-        tumour=tumour,
+        tumour=bool(tumour),
         label=label,
         probabilities={name: float(mean[i]) for i, name in enumerate(CLASS_NAMES)},
-        tumour_probability=series_tumour_p,
+        tumour_probability=float(series_p),
         key_slices=key,
         rule=rule,
+        assessable=True,
+        reason="",
+        assessed_slices=n_assessed,
+        positive_slices=int(len(positive)),
     )

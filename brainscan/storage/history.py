@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from brainscan.errors import StorageError
-from brainscan.types import StudyMeta, StudyRecord
+from brainscan.types import CANNOT_ASSESS, StudyMeta, StudyRecord
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the studies table
@@ -91,7 +91,7 @@ class HistoryStore:
             created, record.source_path, record.series_uid, record.description,
             record.meta.patient_name, record.meta.patient_id, record.meta.patient_birth_date,
             record.meta.study_date, record.meta.study_uid, record.verdict_label, int(record.tumour),
-            float(record.tumour_probability), json.dumps(record.probabilities), record.volume_ml,
+            float(record.tumour_probability) if record.tumour_probability is not None else 0.0, json.dumps(record.probabilities), record.volume_ml,
             record.longest_diameter_mm, json.dumps(list(record.models)), record.thumbnail_png, record.result_json,
         )  # fmt: skip
         try:
@@ -199,7 +199,7 @@ def to_record(row: sqlite3.Row) -> StudyRecord:
         ),
         verdict_label=row["verdict_label"],
         tumour=bool(row["tumour"]),
-        tumour_probability=row["tumour_probability"],
+        tumour_probability=None if row["verdict_label"] == CANNOT_ASSESS else row["tumour_probability"],
         probabilities=json.loads(row["probabilities"]),
         volume_ml=row["volume_ml"],
         longest_diameter_mm=row["longest_diameter_mm"],
