@@ -87,11 +87,14 @@ class HistoryStore:
             StorageError: when the database cannot be written (disk full, locked, read-only).
         """
         created = record.created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        # "cannot assess" has no probability; the column predates that verdict and is NOT NULL, so 0.0 is stored
+        # and read back as None (see _record)
+        probability = float(record.tumour_probability) if record.tumour_probability is not None else 0.0
         row = (
             created, record.source_path, record.series_uid, record.description,
             record.meta.patient_name, record.meta.patient_id, record.meta.patient_birth_date,
             record.meta.study_date, record.meta.study_uid, record.verdict_label, int(record.tumour),
-            float(record.tumour_probability) if record.tumour_probability is not None else 0.0, json.dumps(record.probabilities), record.volume_ml,
+            probability, json.dumps(record.probabilities), record.volume_ml,
             record.longest_diameter_mm, json.dumps(list(record.models)), record.thumbnail_png, record.result_json,
         )  # fmt: skip
         try:
