@@ -118,6 +118,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     try:
         requested = requested_runtime(args.runtime)
+        if args.model == "series":
+            from brainscan.models.loading import load_shipped_models
+            from brainscan.models.training.series_evaluation import run as run_series
+
+            models = load_shipped_models(requested)
+            report = run_series(args, models.classifier, models.segmenter)
+            totals = report["totals"]
+            return 0 if totals["normal_series"] + totals["tumour_series"] else 2
         if args.model == "segmenter":
             from brainscan.models.segmentation_evaluation import evaluate_segmenter, outlined_fraction_in_folder
             from brainscan.models.spec import shipped_segmenter_spec
@@ -245,7 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_segmenter.add_argument(
         "--no-tumour-dir", type=Path, help="also report how often it outlines anything on these tumour-free slices"
     )
-    for evaluate_parser in (evaluate_classifier, evaluate_segmenter):
+    evaluate_series = evaluate_sub.add_parser(
+        "series", help="ROOT/tumour/<series> and ROOT/normal/<series> (DICOM folders or NIfTI files): whole series"
+    )
+    evaluate_series.add_argument("root", type=Path)
+    evaluate_series.add_argument("--json", type=Path, help="write every series and the totals as JSON here")
+    for evaluate_parser in (evaluate_classifier, evaluate_segmenter, evaluate_series):
         evaluate_parser.add_argument(
             "--runtime",
             choices=("auto", "litert", "keras"),

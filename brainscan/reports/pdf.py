@@ -306,6 +306,17 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
     verdict = result.verdict
     doc.heading("Result")
     doc.set_font(FONT, "B", 13)
+    if not verdict.assessable:
+        doc.set_text_color(180, 90, 0)
+        doc.cell(0, 8, "CANNOT ASSESS - no verdict for this series", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        doc.set_text_color(0, 0, 0)
+        doc.paragraph(
+            f"Why: {verdict.reason}. Too few slices show enough of the head, carry usable signal or look like the "
+            "images the model learned from, so BrainScan gives no tumour probability rather than a guess. "
+            f"Rule: {verdict.rule}.",
+            size=10,
+        )
+        return
     if verdict.tumour:
         doc.set_text_color(170, 20, 20)
         text = f"Tumour: YES - type: {display_label(verdict.label)}"
@@ -335,10 +346,18 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
         doc.set_xy(doc.l_margin, y + 5)
     doc.set_font(FONT, size=9.5)
     doc.ln(1.5)
+    not_assessed = sum(not p.assessed for p in result.predictions)
     doc.paragraph(
         f"Verdict rule: {verdict.rule}. A slice's tumour probability is 1 - P(no tumour); the series probability "
-        "is the mean over the most likely tumour slices, and the type is the tumour class with the highest "
-        f"probability over the tumour-positive slices. Outlines: {result.gate}.",
+        "is the level that most of a run of neighbouring slices reach, and the type is the tumour class with the "
+        f"highest probability over the tumour-positive slices. Outlines: {result.gate}. "
+        f"{verdict.assessed_slices} of {len(result.predictions)} slices were assessed"
+        + (
+            f"; {not_assessed} were not (too little head, no usable signal, or unlike the training images) and "
+            "do not count."
+            if not_assessed
+            else "."
+        ),
         size=8.5,
         height=4.2,
     )
@@ -348,7 +367,7 @@ def _measurements_section(doc: _Document, result: AnalysisResult, shown: list[in
     n = result.volume.n_slices
     unit = _area_unit(result)
     length = _length_unit(result)
-    probabilities = {p.index: p.tumour_probability for p in result.predictions}
+    probabilities = {p.index: p.tumour_probability for p in result.predictions if p.assessed}
     key = set(result.verdict.key_slices)
     doc.heading("Measurements")
     widths = (38, 30, 40, 42)
@@ -364,7 +383,7 @@ def _measurements_section(doc: _Document, result: AnalysisResult, shown: list[in
         label = f"{index + 1} of {n}" + (" (key)" if index in key else "")
         cells = (
             label,
-            _percent(probabilities.get(index, 0.0)),
+            _percent(probabilities[index]) if index in probabilities else "not assessed",
             f"{seg.area:.1f}" if seg else "0 (no outline)",
             f"{seg.longest_diameter:.1f}" if seg and seg.longest_diameter is not None else "-",
         )

@@ -86,9 +86,11 @@ class HistoryModel(RowsTableModel):
             return record.description
         if column == 4:
             label = LABEL_NAMES.get(record.verdict_label, record.verdict_label)
+            if record.tumour_probability is None:
+                return "Cannot assess"
             return f"Tumour: {label}" if record.tumour else "No tumour"
         if column == 5:
-            return f"{record.tumour_probability:.2f}"
+            return "–" if record.tumour_probability is None else f"{record.tumour_probability:.2f}"
         if column == 6:
             return f"{record.volume_ml:.2f}" if record.volume_ml is not None else ""
         return None

@@ -21,20 +21,28 @@ from PySide6.QtWidgets import (
 )
 
 from brainscan.presentation import DISCLAIMER
-from brainscan.types import CLASS_NAMES, NO_TUMOUR
+from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED
 from brainscan.ui.table_model import RowsTableModel
 
-LABEL_NAMES = {"glioma": "Glioma", "meningioma": "Meningioma", "notumor": "No tumour", "pituitary": "Pituitary"}
+LABEL_NAMES = {
+    "glioma": "Glioma",
+    "meningioma": "Meningioma",
+    "notumor": "No tumour",
+    "pituitary": "Pituitary",
+    NOT_ASSESSED: "Not assessed",
+}
 
 
 def tumour_slices(summary: dict) -> list[int]:
     """Indices of the slices the classifier called tumour (the slider marks)."""
-    return [s["index"] for s in summary.get("slices", []) if s.get("label") != NO_TUMOUR]
+    return [s["index"] for s in summary.get("slices", []) if s.get("label") not in (NO_TUMOUR, NOT_ASSESSED)]
 
 
 def verdict_line(summary: dict) -> str:
     v = summary["verdict"]
     p = v["tumour_probability"]
+    if v.get("assessable") is False:
+        return f"Cannot assess this series: {v.get('cannot_assess_reason') or 'too few slices can be judged'}"
     if v["tumour"]:
         return f"Tumour suspected: {LABEL_NAMES.get(v['label'], v['label'])} (P(tumour) {p:.2f})"
     return f"No tumour found (P(tumour) {p:.2f})"
@@ -94,11 +102,18 @@ class SliceTableModel(RowsTableModel):
             if column == 0:
                 return str(row["index"] + 1)
             if column == 1:
-                return LABEL_NAMES.get(row["label"], row["label"])
+                label = LABEL_NAMES.get(row["label"], row["label"])
+                reason = row.get("not_assessed_reason")
+                return f"{label}: {reason}" if reason else label
             if column == 2:
-                return f"{row['tumour_probability']:.2f}"
+                p = row.get("tumour_probability")
+                return "–" if p is None else f"{p:.2f}"
             area = row.get(self._area_key) or 0.0
             return f"{area:.1f}" if row.get("outlined") else ""
+        if role == Qt.ItemDataRole.ToolTipRole and column == 1 and row.get("not_assessed_reason"):
+            return f"Not assessed: {row['not_assessed_reason']}. This slice does not count towards the verdict."
+        if role == Qt.ItemDataRole.ForegroundRole and column == 1 and row["label"] == NOT_ASSESSED:
+            return Qt.GlobalColor.gray
         if role == Qt.ItemDataRole.ForegroundRole and column == 1 and row["label"] != NO_TUMOUR:
             return Qt.GlobalColor.red
         if role == Qt.ItemDataRole.TextAlignmentRole and column != 1:
@@ -217,7 +232,8 @@ class ResultPanel(QWidget):
         self.header.setText(header_line(summary.get("study", {})))
         v = summary["verdict"]
         self.verdict.setText(verdict_line(summary))
-        self.verdict.setStyleSheet("color: #c62828;" if v["tumour"] else "color: #2e7d32;")
+        colour = "#c62828" if v["tumour"] else ("#b35c00" if v.get("assessable") is False else "#2e7d32")
+        self.verdict.setStyleSheet(f"color: {colour};")
         self.note.setText(note)
         for name, bar in self.bars.items():
             p = float(v["probabilities"].get(name, 0.0))
