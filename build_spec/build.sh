@@ -3,44 +3,47 @@
 #
 #   build_spec/build.sh
 #
-# 1. The bundle runs LiteRT models, which are derived from the Keras weights in git and not committed
-#    themselves. When a model card's .tflite (or the classifier's Grad-CAM head file) is missing or does not
-#    match the card, `brainscan export litert` converts again (needs TensorFlow, 1-2 min) and writes the
-#    LiteRT entry to <card>.litert.json (gitignored, like the .tflite: the converter's bytes differ between
-#    checkouts), so the committed cards never change.
-# 2. PyInstaller with build_spec/brainscan.spec.
+# 1. The bundle runs the LiteRT models committed beside their cards (resources/models/*.tflite, the classifier's
+#    Grad-CAM head .npz), each checked against the SHA-256 in its card's "litert" entry. Nothing is converted:
+#    conversion is the explicit `brainscan export litert` step, run (and committed) when the weights change.
+#    A card without a current committed LiteRT model stops the build, unless BRAINSCAN_BUILD_CONVERT_MISSING=1:
+#    then only that model is converted (needs the [train] extra) into a temporary copy of resources/models used
+#    for this bundle alone, with a warning; resources/models is left untouched.
+# 2. PyInstaller with build_spec/brainscan.spec (BRAINSCAN_BUILD_MODELS tells it which models folder to bundle).
 # Environment: PYTHON (default .venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-$PWD/.venv/bin/python}"
 
 if [ -f resources/models/classifier_vgg16.json ]; then
-  if ! "$PY" - <<'PYEOF'
-import hashlib, json, sys
+  # Prints one line per card whose committed LiteRT model cannot run as it is (nothing when all are current).
+  stale="$("$PY" - <<'PYEOF'
 from pathlib import Path
-from brainscan.models.spec import litert_sidecar
-models = Path("resources/models")
-stale = []
+from brainscan.models.litert_runtime import litert_problem
+from brainscan.models.spec import read_spec
 for name in ("classifier_vgg16.json", "segmenter_unet.json"):
-    card_path = models / name
-    if not card_path.is_file():
-        continue
-    card = json.loads(card_path.read_text())
-    sidecar = litert_sidecar(card_path)
-    entry = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-    for key, sha_key in (("file", "sha256"), ("head_file", "head_sha256")):
-        if key not in entry and key == "head_file":
-            continue
-        path = models / entry.get(key, "-")
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != entry.get(sha_key):
-            stale.append(f"{name} ({entry.get(key, 'no LiteRT entry')})")
-    if entry.get("source_sha256", card["sha256"]) != card["sha256"]:
-        stale.append(f"{name} (converted from other weights)")
-print("LiteRT models to convert: " + ", ".join(stale) if stale else "LiteRT models match their cards")
-sys.exit(1 if stale else 0)
+    card = Path("resources/models") / name
+    if card.is_file() and (problem := litert_problem(read_spec(card))):
+        print(f"{name}: {problem}")
 PYEOF
-  then
-    "$PY" -m brainscan export litert
+)"
+  if [ -n "$stale" ]; then
+    echo "LiteRT models not committed or not current:" >&2
+    echo "$stale" >&2
+    if [ "${BRAINSCAN_BUILD_CONVERT_MISSING:-0}" != 1 ]; then
+      echo "error: run '$PY -m brainscan export litert' (needs pip install -e '.[train]'), commit the card and the" \
+           "files its \"litert\" entry names, then build again (or set BRAINSCAN_BUILD_CONVERT_MISSING=1)" >&2
+      exit 1
+    fi
+    STAGE="$(mktemp -d "${TMPDIR:-/tmp}/brainscan-models.XXXXXX")"
+    trap 'rm -rf "$STAGE"' EXIT
+    cp -a resources/models/. "$STAGE/"
+    echo "warning: BRAINSCAN_BUILD_CONVERT_MISSING=1: converting in $STAGE for this build only; this bundle's" \
+         "LiteRT files for the models above are NOT the committed ones" >&2
+    "$PY" -m brainscan export litert --models-dir "$STAGE" >/dev/null
+    export BRAINSCAN_BUILD_MODELS="$STAGE"
+  else
+    echo "LiteRT models: the committed files match their cards"
   fi
 else
   echo "warning: resources/models has no trained classifier; the app will be built without models" >&2

@@ -18,8 +18,6 @@ import math
 import sys
 from pathlib import Path
 
-from brainscan.models.spec import LITERT_SUFFIX, litert_sidecar
-
 CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
 
 
@@ -61,7 +59,7 @@ def check_structure(result: dict, slices: int, models_dir: Path, errors: list[st
         errors.append(f"volume_ml = {result['volume_ml']!r}")
 
     known = {}
-    for card_path in sorted(p for p in models_dir.glob("*.json") if not p.name.endswith(LITERT_SUFFIX)):
+    for card_path in sorted(models_dir.glob("*.json")):
         try:
             card = json.loads(card_path.read_text())
         except ValueError:
@@ -69,8 +67,7 @@ def check_structure(result: dict, slices: int, models_dir: Path, errors: list[st
         if not isinstance(card, dict) or "sha256" not in card:
             continue
         known[card["sha256"]] = card_path.name
-        sidecar = litert_sidecar(card_path)
-        litert = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+        litert = card.get("litert") or {}
         if isinstance(litert, dict) and litert.get("sha256"):
             known[litert["sha256"]] = card_path.name + " (litert)"
     if not result["models"]:

@@ -1,8 +1,9 @@
 """A thin, TensorFlow-free wrapper over the LiteRT interpreter shared by the LiteRT classifier and segmenter.
 
-Only ``ai_edge_litert.interpreter`` is imported (lazily, when a model is opened): no TensorFlow, so the frozen
-app stays small and starts fast. The model files come from ``brainscan export litert``
-(``brainscan.models.litert_convert``), which records them in ``<card>.litert.json`` (read as the card's ``"litert"``).
+Only ``ai_edge_litert.interpreter`` is imported (lazily, when a model is opened): no TensorFlow, so a plain
+install and the frozen app stay small and start fast. The .tflite files are committed beside their model cards;
+``brainscan export litert`` (``brainscan.models.litert_convert``, needs TensorFlow) writes them when the weights
+change and records each file's SHA-256 in its card's ``"litert"`` entry, which is checked before every load.
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ def litert_entry(spec: ModelSpec) -> dict:
             f"describes; run `brainscan export litert` again."
         )
     return entry
+
+
+def litert_problem(spec: ModelSpec) -> str | None:
+    """Why the card's LiteRT model cannot run as it is (no entry, a file missing, a SHA-256 that differs, other
+    weights), or None when it can. Reads files but opens no interpreter (builds and exports use it)."""
+    try:
+        entry = litert_entry(spec)
+        verified_file(spec, entry["file"], entry["sha256"])
+        if entry.get("head_file"):
+            verified_file(spec, entry["head_file"], entry.get("head_sha256"))
+    except ModelError as exc:
+        return str(exc)
+    return None
 
 
 def verified_file(spec: ModelSpec, name: str, sha256: str | None) -> Path:

@@ -11,16 +11,6 @@ from brainscan.types import ModelInfo
 
 CLASSIFIER_CARD = "classifier_vgg16.json"
 SEGMENTER_CARD = "segmenter_unet.json"
-LITERT_SUFFIX = ".litert.json"
-
-
-def litert_sidecar(card_path: Path) -> Path:
-    """Where a card's LiteRT entry lives: ``<card>.litert.json`` beside it, written by `brainscan export litert`.
-
-    Why a separate file: the .tflite is derived (the converter's bytes differ between checkouts), so its
-    SHA-256 stays out of the committed card and a fresh build leaves ``git status`` clean.
-    """
-    return Path(card_path).with_name(Path(card_path).stem + LITERT_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -54,14 +44,14 @@ class ModelSpec:
 def read_spec(card_path: Path) -> ModelSpec:
     """Read a model card JSON into a ModelSpec (the weights file is named relative to the card).
 
-    The LiteRT sidecar, when present, becomes ``card["litert"]``.
+    The card's ``"litert"`` entry, when present, names the committed runtime model (.tflite) and its SHA-256
+    (written by `brainscan export litert`; checked in ``brainscan.models.litert_runtime``).
 
     Raises:
-        ModelError: when the card is missing or malformed, or its LiteRT sidecar is damaged.
+        ModelError: when the card is missing or malformed.
     """
     try:
         card = json.loads(Path(card_path).read_text())
-        card.update(_read_litert_sidecar(card_path))
         return ModelSpec(
             name=card["name"],
             version=card["version"],
@@ -86,19 +76,6 @@ def read_spec(card_path: Path) -> ModelSpec:
 
 def _optional_float(value) -> float | None:
     return None if value is None else float(value)
-
-
-def _read_litert_sidecar(card_path: Path) -> dict:
-    sidecar = litert_sidecar(card_path)
-    if not sidecar.is_file():
-        return {}
-    try:
-        entry = json.loads(sidecar.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{sidecar.name} is damaged ({exc}); run `brainscan export litert` again.") from exc
-    if not isinstance(entry, dict):
-        raise ModelError(f"{sidecar.name} is damaged (not a JSON object); run `brainscan export litert` again.")
-    return {"litert": entry}
 
 
 def shipped_classifier_spec() -> ModelSpec:

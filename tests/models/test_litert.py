@@ -20,7 +20,7 @@ import pytest
 from brainscan.config import PROJECT_ROOT, models_dir
 from brainscan.errors import ModelError
 from brainscan.models.gradcam import HEAD_KEYS, head_gradient, max_pool_2x2, resize_bilinear
-from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, litert_sidecar, read_spec
+from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, read_spec
 from brainscan.types import CLASS_NAMES
 
 PROB_BOUND = 1e-4
@@ -175,7 +175,7 @@ def test_export_records_both_sha256s_and_the_measured_bounds(resources):
         assert 0 <= entry["max_abs_diff_vs_keras"] <= PROB_BOUND
         assert entry["converted_with"].startswith("tensorflow ")
         assert entry["bytes"] == (folder / entry["file"]).stat().st_size < 40 * 2**20
-        assert "litert" not in json.loads((folder / card_name).read_text())  # the committed card never changes
+        assert json.loads((folder / card_name).read_text())["litert"] == entry  # in the card, committed with it
     clf = read_spec(folder / CLASSIFIER_CARD).card["litert"]
     assert clf["weights_storage"] == "float16" and clf["batch"] == "dynamic"
     assert clf["head_sha256"] == sha256_of(folder / clf["head_file"])
@@ -281,14 +281,13 @@ def _copy_models(resources: Path, tmp_path: Path) -> Path:
 
 
 def _edit_card(path: Path, **litert_changes) -> None:
-    """Change (or with drop=True delete) the card's LiteRT entry, which lives in its sidecar."""
-    sidecar = litert_sidecar(path)
+    """Change (or with drop=True delete) the card's LiteRT entry."""
+    card = json.loads(path.read_text())
     if litert_changes.pop("drop", False):
-        sidecar.unlink()
-        return
-    entry = json.loads(sidecar.read_text())
-    entry.update(litert_changes)
-    sidecar.write_text(json.dumps(entry))
+        del card["litert"]
+    else:
+        card["litert"].update(litert_changes)
+    path.write_text(json.dumps(card, indent=2))
 
 
 @pytest.mark.slow
@@ -318,9 +317,42 @@ def test_damaged_or_unlisted_litert_files_raise_model_error(resources, tmp_path)
     (folder / "segmenter_unet.tflite").unlink()
     with pytest.raises(ModelError, match="missing"):
         LiteRTSegmenter.from_spec(read_spec(folder / SEGMENTER_CARD))
-    litert_sidecar(folder / SEGMENTER_CARD).write_text("{ cut short")
-    with pytest.raises(ModelError, match="litert.json is damaged"):
-        read_spec(folder / SEGMENTER_CARD)
+    card = json.loads((folder / SEGMENTER_CARD).read_text())
+    (folder / SEGMENTER_CARD).write_text(json.dumps({**card, "litert": "segmenter_unet.tflite"}))
+    with pytest.raises(ModelError, match="names no LiteRT model"):
+        LiteRTSegmenter.from_spec(read_spec(folder / SEGMENTER_CARD))
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tf
+def test_export_leaves_current_models_alone_and_converts_stale_ones(resources, tmp_path):
+    """Re-running the export never rewrites committed files that still match (their bytes would change);
+    a card without a current LiteRT model is converted; --force converts anyway."""
+    import argparse
+
+    from brainscan.models.litert_runtime import litert_problem
+    from brainscan.models.training.export_litert import export
+
+    folder = _copy_models(resources, tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    summary = export(argparse.Namespace(models_dir=folder, only=None, force=False))
+    assert set(summary) == {"classifier", "segmenter"} and all("unchanged" in v for v in summary.values())
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+    _edit_card(folder / SEGMENTER_CARD, drop=True)
+    (folder / "segmenter_unet.litert.json").write_text("{}")  # a legacy sidecar (before issue 18) is removed
+    assert "names no LiteRT model" in litert_problem(read_spec(folder / SEGMENTER_CARD))
+    summary = export(argparse.Namespace(models_dir=folder, only="segmenter", force=False))
+    assert (
+        list(summary) == ["segmenter"]
+        and summary["segmenter"]["source_sha256"] == read_spec(folder / SEGMENTER_CARD).sha256
+    )
+    assert litert_problem(read_spec(folder / SEGMENTER_CARD)) is None
+    assert not (folder / "segmenter_unet.litert.json").exists()
+    assert (folder / CLASSIFIER_CARD).read_bytes() == before[CLASSIFIER_CARD]
+
+    summary = export(argparse.Namespace(models_dir=folder, only="segmenter", force=True))
+    assert summary["segmenter"]["sha256"] == read_spec(folder / SEGMENTER_CARD).card["litert"]["sha256"]
 
 
 # --- no TensorFlow at run time ------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 For each shipped card in the models folder (the segmenter is optional), this loads the SHA-verified Keras
 weights, converts them (``brainscan.models.litert_convert``), verifies the LiteRT outputs against Keras, and
-only then writes ``<name>.tflite`` beside the card and its ``"litert"`` entry to ``<name>.litert.json`` (read
-back into the card by ``read_spec``), so a model carries both SHA-256s (Keras weights and LiteRT model) while
-the committed card never changes. The classifier also gets ``classifier_vgg16_head.npz``, the
-head weights its numpy Grad-CAM needs. Needs TensorFlow; the app then runs without it.
+only then writes ``<name>.tflite`` beside the card and the card's ``"litert"`` entry (file, SHA-256, the SHA-256
+of the weights it was converted from, the measured differences). The classifier also gets
+``classifier_vgg16_head.npz``, the head weights its numpy Grad-CAM needs. The .tflite files are committed with
+their cards, so an install runs on them without TensorFlow; run this (it needs the [train] extra) whenever the
+weights change, then commit the card and the files its entry names. A model whose committed LiteRT files are
+current (present, SHA-256 as in the card, converted from the card's weights) is left alone unless ``--force``,
+so re-running never rewrites files whose bytes would only differ by the converter's run.
 """
 
 from __future__ import annotations
@@ -19,31 +22,57 @@ import numpy as np
 
 from brainscan.errors import ModelError
 from brainscan.models.integrity import sha256_of
-from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, litert_sidecar, read_spec
+from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD, read_spec
 
 CLASSIFIER_TFLITE = "classifier_vgg16.tflite"
 CLASSIFIER_HEAD = "classifier_vgg16_head.npz"
 SEGMENTER_TFLITE = "segmenter_unet.tflite"
+MODELS = ("classifier", "segmenter")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from brainscan.config import models_dir
 
     parser.add_argument("--models-dir", type=Path, default=models_dir(), help="folder with the model cards")
+    parser.add_argument(
+        "--only",
+        choices=MODELS,
+        help="convert this model only (default: the classifier and, when shipped, the segmenter)",
+    )
+    parser.add_argument("--force", action="store_true", help="convert even when the committed LiteRT model is current")
 
 
 def export(args: argparse.Namespace) -> dict:
-    """Convert both shipped models; returns the new ``"litert"`` entries (segmenter None when not shipped).
+    """Convert the shipped models whose LiteRT model is missing or stale (every one with ``--force``).
+
+    Returns each model's new ``"litert"`` entry, ``{"unchanged": reason}`` when it was current, or None for a
+    segmenter that is not shipped.
 
     Raises:
         ModelError: when the classifier card is missing, a weights file fails its SHA-256 check, or a
             conversion does not match Keras within the bounds (nothing is written for that model).
     """
     folder: Path = args.models_dir
-    summary = {"classifier": export_classifier(folder / CLASSIFIER_CARD)}
-    segmenter_card = folder / SEGMENTER_CARD
-    summary["segmenter"] = export_segmenter(segmenter_card) if segmenter_card.is_file() else None
+    only = getattr(args, "only", None)
+    force = bool(getattr(args, "force", False))
+    summary: dict = {}
+    if only in (None, "classifier"):
+        summary["classifier"] = _export_if_needed(folder / CLASSIFIER_CARD, export_classifier, force)
+    if only in (None, "segmenter"):
+        card = folder / SEGMENTER_CARD
+        if only == "segmenter" or card.is_file():
+            summary["segmenter"] = _export_if_needed(card, export_segmenter, force)
+        else:
+            summary["segmenter"] = None
     return summary
+
+
+def _export_if_needed(card_path: Path, convert, force: bool) -> dict:
+    from brainscan.models.litert_runtime import litert_problem
+
+    if not force and litert_problem(read_spec(card_path)) is None:
+        return {"unchanged": "the committed LiteRT model matches the card (use --force to convert again)"}
+    return convert(card_path)
 
 
 def export_classifier(card_path: Path) -> dict:
@@ -104,8 +133,15 @@ def _write_atomic(path: Path, content: bytes) -> None:
 
 
 def _add_entry(card_path: Path, entry: dict) -> None:
-    """Write the LiteRT entry to the card's sidecar (the committed card itself is left as it is)."""
+    """Write the LiteRT entry into the card (its other fields, their order and formatting left as they were)."""
     try:
-        _write_atomic(litert_sidecar(card_path), (json.dumps(entry, indent=2) + "\n").encode())
-    except OSError as exc:
+        text = card_path.read_text()
+        card = json.loads(text)
+        card["litert"] = entry
+        ending = "\n" if text.endswith("\n") else ""
+        _write_atomic(card_path, (json.dumps(card, indent=2) + ending).encode())
+        legacy = card_path.with_name(card_path.stem + ".litert.json")  # where entries lived before issue 18
+        if legacy.is_file():
+            legacy.unlink()
+    except (OSError, ValueError) as exc:
         raise ModelError(f"The LiteRT entry for {card_path.name} could not be written ({exc}).") from exc
