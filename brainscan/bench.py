@@ -185,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
     if args.target == "analysis":
         print(json.dumps(bench_analysis(args.path, args.slices, args.repeat, args.runtime), indent=2))
         return 0
+    if args.target == "runtimes":
+        from brainscan.models.training.bench_runtimes import run as run_runtimes
+
+        return run_runtimes(args)
     if args.target == "gui":
         from brainscan.app import measure_startup
 

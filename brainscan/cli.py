@@ -208,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench_analysis.add_argument("--slices", type=int, default=24, help="use this many middle slices")
     bench_analysis.add_argument("--repeat", type=int, default=3)
     bench_analysis.add_argument("--runtime", choices=("auto", "keras", "litert"), default=None)
+    from brainscan.models.training.bench_runtimes import add_arguments as add_runtime_bench_arguments
+
+    add_runtime_bench_arguments(
+        bench_sub.add_parser(
+            "runtimes", help="LiteRT float32/float16/dynamic/int8 side by side: speed, size, accuracy, Dice, verdicts"
+        )
+    )
     bench_gui = bench_sub.add_parser("gui", help="process start to interactive main window (fresh processes)")
     bench_gui.add_argument("--repeat", type=int, default=3)
     bench.set_defaults(func=cmd_bench)
