@@ -82,6 +82,7 @@ def test_markdown_table_names_every_variant_and_the_verdict():
     text = to_markdown(report)
     assert "| float32 | 1.0 | 50.0, 60.0 | 1.00x | 0.9700" in text
     assert "| int8 |" in text and "2.50x" in text and "no: accuracy 0.9500 vs 0.9700" in text
+    assert "| reference |" in text
 
 
 @pytest.mark.slow
