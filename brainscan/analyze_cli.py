@@ -61,9 +61,9 @@ def numbered(path: Path, n: int) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from brainscan.io.batch import scan_and_load
-    from brainscan.models.loading import load_shipped_models
     from brainscan.pipeline.analyze import analyze
     from brainscan.pipeline.summary import result_to_dict, to_study_record
+    from brainscan.runtime.loading import load_shipped_models
 
     try:
         outcomes = scan_and_load(args.paths)

@@ -41,9 +41,9 @@ def bench_classifier(card, repeat: int, runtime: str = "keras") -> dict:
 
     import numpy as np
 
-    from brainscan.models.loading import load_classifier
-    from brainscan.models.preprocess import preprocess_batch
-    from brainscan.models.spec import read_spec, shipped_classifier_spec
+    from brainscan.runtime.loading import load_classifier
+    from brainscan.runtime.preprocess import preprocess_batch
+    from brainscan.runtime.spec import read_spec, shipped_classifier_spec
 
     start = time.perf_counter()
     spec = read_spec(card) if card else shipped_classifier_spec()
@@ -78,8 +78,8 @@ def bench_segmenter(card, repeat: int, runtime: str = "keras") -> dict:
 
     import numpy as np
 
-    from brainscan.models.loading import load_segmenter
-    from brainscan.models.spec import read_spec, shipped_segmenter_spec
+    from brainscan.runtime.loading import load_segmenter
+    from brainscan.runtime.spec import read_spec, shipped_segmenter_spec
 
     start = time.perf_counter()
     spec = read_spec(card) if card else shipped_segmenter_spec()
@@ -113,9 +113,9 @@ def bench_analysis(path, slices: int, repeat: int, runtime: str | None = None) -
     import dataclasses
 
     from brainscan.io import load, scan
-    from brainscan.models.loading import load_shipped_models
     from brainscan.pipeline.analyze import analyze
     from brainscan.presentation import render_slice
+    from brainscan.runtime.loading import load_shipped_models
 
     start = time.perf_counter()
     models = load_shipped_models(runtime)
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(bench_analysis(args.path, args.slices, args.repeat, args.runtime), indent=2))
         return 0
     if args.target == "runtimes":
-        from brainscan.models.training.bench_runtimes import run as run_runtimes
+        from brainscan.training.bench_runtimes import run as run_runtimes
 
         return run_runtimes(args)
     if args.target == "gui":

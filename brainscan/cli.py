@@ -60,17 +60,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.model == "classifier":
-        from brainscan.models.training.train_classifier import train
+        from brainscan.training.train_classifier import train
 
         train(args)
         return 0
     if args.model == "classifier-pack":
-        from brainscan.models.training.volume_slices import write_pack
+        from brainscan.training.volume_slices import write_pack
 
         write_pack(args)
         return 0
     if args.model == "segmenter":
-        from brainscan.models.training.train_segmenter import train as train_segmenter
+        from brainscan.training.train_segmenter import train as train_segmenter
 
         train_segmenter(args)
         return 0
@@ -80,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.model == "litert":
-        from brainscan.models.training.export_litert import export as export_litert
+        from brainscan.training.export_litert import export as export_litert
 
         try:
             print(json.dumps(export_litert(args), indent=2))
@@ -89,15 +89,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 2
         return 0
     if args.model == "segmenter":
-        from brainscan.models.training.export_segmenter import export
+        from brainscan.training.export_segmenter import export
     else:
-        from brainscan.models.training.export_classifier import export
+        from brainscan.training.export_classifier import export
 
     card = export(args)
     print(json.dumps({k: card.get(k) for k in ("file", "sha256", "epochs", "validation", "calibration")}, indent=2))
     # the export rewrote the card: convert again so the card's LiteRT entry matches the new weights
-    from brainscan.models.spec import CLASSIFIER_CARD, SEGMENTER_CARD
-    from brainscan.models.training.export_litert import export_classifier, export_segmenter
+    from brainscan.runtime.spec import CLASSIFIER_CARD, SEGMENTER_CARD
+    from brainscan.training.export_litert import export_classifier, export_segmenter
 
     convert = export_segmenter if args.model == "segmenter" else export_classifier
     try:
@@ -111,24 +111,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model card's model on the runtime the app would use (``--runtime``; auto: LiteRT when the card
     names a .tflite, else Keras)."""
-    from brainscan.models.evaluation import evaluate_classifier
-    from brainscan.models.loading import choose_runtime, load_classifier, load_segmenter, requested_runtime
-    from brainscan.models.metrics import format_report
-    from brainscan.models.spec import read_spec, shipped_classifier_spec
+    from brainscan.runtime.loading import choose_runtime, load_classifier, load_segmenter, requested_runtime
+    from brainscan.runtime.spec import read_spec, shipped_classifier_spec
+    from brainscan.training.evaluation import evaluate_classifier
+    from brainscan.training.metrics import format_report
 
     try:
         requested = requested_runtime(args.runtime)
         if args.model == "series":
-            from brainscan.models.loading import load_shipped_models
-            from brainscan.models.training.series_evaluation import run as run_series
+            from brainscan.runtime.loading import load_shipped_models
+            from brainscan.training.series_evaluation import run as run_series
 
             models = load_shipped_models(requested)
             report = run_series(args, models.classifier, models.segmenter)
             totals = report["totals"]
             return 0 if totals["normal_series"] + totals["tumour_series"] else 2
         if args.model == "segmenter":
-            from brainscan.models.segmentation_evaluation import evaluate_segmenter, outlined_fraction_in_folder
-            from brainscan.models.spec import shipped_segmenter_spec
+            from brainscan.runtime.spec import shipped_segmenter_spec
+            from brainscan.training.segmentation_evaluation import evaluate_segmenter, outlined_fraction_in_folder
 
             spec = read_spec(args.card) if args.card else shipped_segmenter_spec()
             segmenter = load_segmenter(spec, choose_runtime(requested, spec))
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_analysis.add_argument("--slices", type=int, default=24, help="use this many middle slices")
     bench_analysis.add_argument("--repeat", type=int, default=3)
     bench_analysis.add_argument("--runtime", choices=("auto", "keras", "litert"), default=None)
-    from brainscan.models.training.bench_runtimes import add_arguments as add_runtime_bench_arguments
+    from brainscan.training.bench_runtimes import add_arguments as add_runtime_bench_arguments
 
     add_runtime_bench_arguments(
         bench_sub.add_parser(
@@ -221,13 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model (hours on a CPU)")
     train_sub = train.add_subparsers(dest="model", required=True)
-    from brainscan.models.training.train_classifier import add_arguments
+    from brainscan.training.train_classifier import add_arguments
 
     add_arguments(train_sub.add_parser("classifier", help="VGG16 tumour classifier"))
-    from brainscan.models.training.train_segmenter import add_arguments as add_segmenter_arguments
+    from brainscan.training.train_segmenter import add_arguments as add_segmenter_arguments
 
     add_segmenter_arguments(train_sub.add_parser("segmenter", help="U-Net tumour segmentation"))
-    from brainscan.models.training.volume_slices import add_pack_arguments
+    from brainscan.training.volume_slices import add_pack_arguments
 
     add_pack_arguments(
         train_sub.add_parser("classifier-pack", help="classifier training slices from whole volumes (all planes)")
@@ -236,13 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="turn a training run into a shipped model + model card")
     export_sub = export.add_subparsers(dest="model", required=True)
-    from brainscan.models.training.export_classifier import add_arguments as add_export_arguments
+    from brainscan.training.export_classifier import add_arguments as add_export_arguments
 
     add_export_arguments(export_sub.add_parser("classifier"))
-    from brainscan.models.training.export_segmenter import add_arguments as add_export_segmenter_arguments
+    from brainscan.training.export_segmenter import add_arguments as add_export_segmenter_arguments
 
     add_export_segmenter_arguments(export_sub.add_parser("segmenter"))
-    from brainscan.models.training.export_litert import add_arguments as add_export_litert_arguments
+    from brainscan.training.export_litert import add_arguments as add_export_litert_arguments
 
     add_export_litert_arguments(export_sub.add_parser("litert", help="convert the shipped models to LiteRT"))
     export.set_defaults(func=cmd_export)

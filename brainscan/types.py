@@ -97,7 +97,7 @@ class Volume:
 @dataclass(frozen=True)
 class SlicePrediction:
     """Classifier output for one slice: calibrated probabilities in CLASS_NAMES order, and the model card's
-    operating point (None: the most probable class; see brainscan.models.decision)."""
+    operating point (None: the most probable class; see brainscan.runtime.decision)."""
 
     index: int
     probabilities: tuple[float, ...]
@@ -107,7 +107,7 @@ class SlicePrediction:
 
     @property
     def class_index(self) -> int:
-        from brainscan.models.decision import predicted_classes
+        from brainscan.runtime.decision import predicted_classes
 
         return int(predicted_classes(np.asarray(self.probabilities)[None], self.tumour_threshold)[0])
 

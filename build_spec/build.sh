@@ -19,8 +19,8 @@ if [ -f resources/models/classifier_vgg16.json ]; then
   # Prints one line per card whose committed LiteRT model cannot run as it is (nothing when all are current).
   stale="$("$PY" - <<'PYEOF'
 from pathlib import Path
-from brainscan.models.litert_runtime import litert_problem
-from brainscan.models.spec import read_spec
+from brainscan.runtime.litert_runtime import litert_problem
+from brainscan.runtime.spec import read_spec
 for name in ("classifier_vgg16.json", "segmenter_unet.json"):
     card = Path("resources/models") / name
     if card.is_file() and (problem := litert_problem(read_spec(card))):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainscan.models.spec import ModelSpec
+from brainscan.runtime.spec import ModelSpec
 
 LESION_THRESHOLD = 800.0
 

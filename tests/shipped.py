@@ -7,8 +7,8 @@ from importlib.util import find_spec
 import pytest
 
 from brainscan.config import models_dir
-from brainscan.models.loading import choose_runtime, load_classifier, load_segmenter
-from brainscan.models.spec import CLASSIFIER_CARD, ModelSpec, read_spec
+from brainscan.runtime.loading import choose_runtime, load_classifier, load_segmenter
+from brainscan.runtime.spec import CLASSIFIER_CARD, ModelSpec, read_spec
 
 
 def shipped_spec(card_name: str) -> ModelSpec:

@@ -10,7 +10,7 @@ from pydicom.uid import generate_uid
 from pypdf import PdfReader
 
 from brainscan import cli
-from brainscan.models import loading
+from brainscan.runtime import loading
 from brainscan.storage import HistoryStore, default_history_path
 from tests.dicom_factory import make_dataset
 from tests.fakes import FakeClassifier, FakeSegmenter

@@ -8,7 +8,7 @@ import pytest
 
 from brainscan import cli
 from brainscan.errors import ModelError
-from brainscan.models import loading
+from brainscan.runtime import loading
 from brainscan.storage import HistoryStore, default_history_path
 from tests.dicom_factory import write_phantom_series
 from tests.fakes import FakeClassifier, FakeSegmenter

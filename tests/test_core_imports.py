@@ -9,8 +9,8 @@ import sys
 def test_core_packages_import_without_qt_or_tensorflow():
     code = (
         "import sys\n"
-        "import brainscan.io, brainscan.pipeline, brainscan.storage, brainscan.reports, brainscan.models\n"
-        "import brainscan.models.preprocess, brainscan.io.describe\n"
+        "import brainscan.io, brainscan.pipeline, brainscan.storage, brainscan.reports, brainscan.runtime\n"
+        "import brainscan.runtime.preprocess, brainscan.io.describe\n"
         "bad = [m for m in ('PySide6', 'tensorflow', 'keras') if m in sys.modules]\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"

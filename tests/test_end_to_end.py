@@ -8,7 +8,7 @@ import pytest
 
 from brainscan import cli
 from brainscan.config import models_dir
-from brainscan.models.spec import CLASSIFIER_CARD, read_spec
+from brainscan.runtime.spec import CLASSIFIER_CARD, read_spec
 from brainscan.types import CLASS_NAMES
 from tests.dicom_factory import write_phantom_series
 from tests.shipped import shipped_spec

@@ -9,7 +9,7 @@ Steps, each reporting progress through ``on_progress(done, total, message)`` and
 2. series verdict over the assessed slices (brainscan.pipeline.verdict), possibly "cannot assess";
 3. segmentation **gate**: a slice is segmented only when the series verdict is "tumour" and that slice's
    own tumour probability is at least the slice threshold (the model card's operating point, else 0.5; see
-   brainscan.models.decision). Slices the classifier calls tumour-free
+   brainscan.runtime.decision). Slices the classifier calls tumour-free
    never show an outline, so the mask and the verdict cannot contradict each other;
 4. segment the gated slices, key slices first (see ``outline_order``), clean the masks
    (brainscan.pipeline.masks), measure area per slice, volume over the series (needs pixel and slice spacing)
@@ -27,12 +27,12 @@ from collections.abc import Callable
 import numpy as np
 
 from brainscan.errors import AnalysisCancelled, InferenceError
-from brainscan.models.decision import slice_threshold, tumour_threshold_of
 from brainscan.pipeline.applicability import applicability_warnings
 from brainscan.pipeline.assessability import MIN_HEAD_FRACTION, assess_slices, mark_unfamiliar
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
 from brainscan.pipeline.verdict import series_verdict
+from brainscan.runtime.decision import slice_threshold, tumour_threshold_of
 from brainscan.types import AnalysisResult, ModelInfo, SegmentationResult, SlicePrediction, Volume
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,8 @@ def analyze(
 
     Args:
         volume: the loaded series.
-        classifier: a brainscan.models.protocols.Classifier.
-        segmenter: a brainscan.models.protocols.Segmenter, or None to skip outlines.
+        classifier: a brainscan.runtime.protocols.Classifier.
+        segmenter: a brainscan.runtime.protocols.Segmenter, or None to skip outlines.
         on_progress: called with (done, total, message) after each batch.
         should_cancel: polled between batches; when it returns True the analysis stops.
         explain: compute Grad-CAM for the key slices.

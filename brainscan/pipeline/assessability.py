@@ -11,7 +11,7 @@ reason shown to the clinician and the slice left out of the verdict) when:
 3. the classifier card carries an applicability model (``applicability`` in the card) and the slice's
    features lie farther from everything it learned than ``max_distance`` (Mahalanobis distance of the
    penultimate-layer features to the nearest class, Lee et al. 2018); see
-   brainscan.runtime or brainscan.models ``feature_distance``.
+   brainscan.runtime or brainscan.runtime ``feature_distance``.
 
 Thresholds for 2 and 3 are measured on the classifier's training slices (see the card), never on test series.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from brainscan.models.preprocess import CLASSIFIER_SIZE, normalise_intensity, pad_to_square, resize_float
+from brainscan.runtime.preprocess import CLASSIFIER_SIZE, normalise_intensity, pad_to_square, resize_float
 
 MIN_SIDE_PX = 16
 """Images smaller than this on either side carry no anatomy the model can read."""

@@ -78,7 +78,7 @@ class ProgressThrottle:
 
 def default_models_loader():
     """The shipped, SHA-verified models (imports the model runtime: call it off the GUI thread)."""
-    from brainscan.models.loading import load_shipped_models
+    from brainscan.runtime.loading import load_shipped_models
 
     return load_shipped_models()
 

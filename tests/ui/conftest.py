@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from brainscan.models.loading import LoadedModels
+from brainscan.runtime.loading import LoadedModels
 from brainscan.ui import errors
 from tests.dicom_factory import write_phantom_series
 from tests.fakes import FakeClassifier, FakeSegmenter

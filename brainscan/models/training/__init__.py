@@ -1,1 +1,0 @@
-"""Training code: never imported by the app."""

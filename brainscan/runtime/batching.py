@@ -1,0 +1,135 @@
+"""Slice batching shared by every runtime (Keras, LiteRT): raw slices in, calibrated outputs out.
+
+A runtime class only supplies ``forward`` (classifier) or ``raw_maps`` and ``size`` (segmenter);
+preprocessing, batching, calibration, mapping back to the source grid and error wording live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from brainscan.errors import InferenceError, ModelError
+from brainscan.runtime.calibration import apply_temperature
+from brainscan.runtime.preprocess import preprocess_batch, preprocess_gray, smooth_batch, square_to_source
+
+
+class BatchedClassifier:
+    """``predict`` over ``forward(batch)``; the model card sets ``temperature``, ``flip_average`` and
+    ``input_smoothing``."""
+
+    temperature: float = 1.0
+    flip_average: bool = False
+    input_smoothing: float = 0.0
+
+    def _read_card(self, spec, temperature: float | None) -> None:
+        """Temperature (unless given), mirror reading and input smoothing from the model card; defaults without
+        a card."""
+        self.temperature = temperature if temperature is not None else (spec.temperature if spec else 1.0)
+        self.flip_average = spec.flip_average if spec else False
+        self.input_smoothing = spec.input_smoothing if spec else 0.0
+
+    def model_input(self, batch: np.ndarray) -> np.ndarray:
+        """What the network reads for a preprocessed batch: ``smooth_batch`` at the card's sigma (or the batch
+        itself). Grad-CAM uses it too, so a heat map explains the very input that was classified."""
+        return smooth_batch(batch, self.input_smoothing)
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """Uncalibrated softmax of one view of an already preprocessed (n, 128, 128, 3) batch."""
+        raise NotImplementedError
+
+    def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Uncalibrated probabilities as the model card prescribes: the (``model_input``) slice alone, or
+        (``flip_average``) the mean over the slice and its left-right mirror.
+
+        Why the mirror: the model was trained with left-right flips, so both views are equally valid reads of
+        the same slice and their mean is a cheaper ensemble (on validation it lifted accuracy by about 0.7-0.9
+        points for twice the compute; numbers in the model card).
+        """
+        if len(batch) == 0:
+            return np.zeros((0, 4), dtype=np.float64)
+        batch = self.model_input(batch)
+        single = np.asarray(self.forward(batch), dtype=np.float64)
+        if not self.flip_average:
+            return single
+        mirrored = np.ascontiguousarray(batch[:, :, ::-1])
+        return (single + np.asarray(self.forward(mirrored), dtype=np.float64)) / 2.0
+
+    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        """Calibrated probabilities (n, 4) in CLASS_NAMES order for raw 2D slices.
+
+        Raises:
+            InferenceError: when the model fails on the input.
+        """
+        try:
+            out = [
+                self.raw_probabilities(preprocess_batch(slices[i : i + batch_size]))
+                for i in range(0, len(slices), batch_size)
+            ]
+        except Exception as exc:  # noqa: BLE001 - any runtime failure is an analysis error for the user
+            raise InferenceError(f"The classifier failed on these images ({type(exc).__name__}).") from exc
+        probs = np.concatenate(out) if out else np.zeros((0, 4))
+        return apply_temperature(probs, self.temperature)
+
+
+SEGMENTER_VIEWS = (1, 2, 8)
+"""Views a segmenter card may ask for: the slice alone, plus its left-right mirror, or all 8 flips and turns."""
+
+
+class BatchedSegmenter:
+    """``predict`` over ``raw_maps(batch)`` at ``size`` x ``size``; ``views`` and ``mask_threshold`` come from
+    the model card (``_read_card``)."""
+
+    size: int
+    views: int = 1
+    mask_threshold: float = 0.5
+
+    def _read_card(self, spec) -> None:
+        """Test-time views and the mask threshold from the card; one view and 0.5 without a card."""
+        self.views = spec.views if spec else 1
+        self.mask_threshold = spec.mask_threshold if spec else 0.5
+        if self.views not in SEGMENTER_VIEWS:
+            raise ModelError(f"The segmenter card asks for {self.views} views; BrainScan reads 1, 2 or 8.")
+
+    def raw_maps(self, batch: np.ndarray) -> np.ndarray:
+        """One view's probability maps (n, size, size) for a preprocessed (n, size, size, 1) batch."""
+        raise NotImplementedError
+
+    def averaged_maps(self, batch: np.ndarray) -> np.ndarray:
+        """Probability maps as the card prescribes: the mean over ``views`` flipped/turned copies of the batch,
+        each map turned back before averaging.
+
+        Why: the U-Net was trained with flips and 90-degree turns, so each view is an equally valid read; their
+        mean smooths out view-specific misses (on validation, 8 views lifted mean Dice by about 0.015 at 8x
+        the compute; numbers in the model card).
+        """
+        if self.views == 1:
+            return self.raw_maps(batch)
+        turns = (0,) if self.views == 2 else (0, 1, 2, 3)
+        total = np.zeros(batch.shape[:3], dtype=np.float64)
+        for k in turns:
+            turned = np.rot90(batch, k, axes=(1, 2))
+            for mirrored in (False, True):
+                view = np.ascontiguousarray(turned[:, :, ::-1] if mirrored else turned)
+                maps = np.asarray(self.raw_maps(view), dtype=np.float64)
+                maps = maps[:, :, ::-1] if mirrored else maps
+                total += np.rot90(maps, -k, axes=(1, 2))
+        return (total / (2 * len(turns))).astype(np.float32)
+
+    def predict(self, slices: Sequence[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
+        """Tumour probability per pixel, resized back onto each slice's own grid.
+
+        Raises:
+            InferenceError: when the model fails on the input.
+        """
+        maps: list[np.ndarray] = []
+        try:
+            for start in range(0, len(slices), batch_size):
+                chunk = slices[start : start + batch_size]
+                batch = np.stack([preprocess_gray(s, self.size) for s in chunk])[..., None]
+                for source, square in zip(chunk, self.averaged_maps(batch), strict=True):
+                    maps.append(square_to_source(square, np.asarray(source).shape[:2]))
+        except Exception as exc:  # noqa: BLE001 - any runtime failure is an analysis error for the user
+            raise InferenceError(f"The segmenter failed on these images ({type(exc).__name__}).") from exc
+        return maps

@@ -1,0 +1,57 @@
+"""The shipped classifier as an object the pipeline can call: slices in, calibrated probabilities out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from brainscan.errors import InferenceError, ModelError
+from brainscan.runtime.batching import BatchedClassifier
+from brainscan.runtime.integrity import verify_sha256
+from brainscan.runtime.spec import ModelSpec
+
+
+class KerasClassifier(BatchedClassifier):
+    """VGG16 classifier with temperature scaling; batches go through a compiled tf.function."""
+
+    def __init__(self, model, spec: ModelSpec | None = None, temperature: float | None = None):
+        import tensorflow as tf
+
+        self.model = model
+        self.spec = spec
+        self._read_card(spec, temperature)
+        self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> KerasClassifier:
+        """Verify the SHA-256, build the architecture, load the float16 weights.
+
+        Raises:
+            ModelError: on a missing or mismatching file, or weights that do not fit.
+        """
+        verify_sha256(spec.file, spec.sha256)
+        from brainscan.runtime.classifier import build_classifier
+        from brainscan.runtime.weights import load_float16_weights
+
+        model = build_classifier("scratch")
+        try:
+            load_float16_weights(model, spec.file)
+        except (ValueError, KeyError, OSError) as exc:
+            raise ModelError(f"The model file {spec.file.name} does not fit the classifier ({exc}).") from exc
+        return cls(model, spec)
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """Uncalibrated softmax for an already preprocessed (n, 128, 128, 3) batch, one view."""
+        return np.asarray(self._forward(batch), dtype=np.float64)
+
+    def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
+        """Grad-CAM for ``class_index`` (the predicted class when None) on the slice's own grid.
+
+        Raises:
+            InferenceError: when the gradient computation fails.
+        """
+        from brainscan.runtime.gradcam import grad_cam
+
+        try:
+            return grad_cam(self.model, pixels, class_index, input_smoothing=self.input_smoothing)
+        except Exception as exc:  # noqa: BLE001
+            raise InferenceError(f"The heat map could not be computed ({type(exc).__name__}).") from exc

@@ -1,0 +1,53 @@
+"""`evaluate segmenter` on a generated set at a resolution the model was not built for (no training)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
+
+
+def test_evaluate_segmenter_json_at_512px(tmp_path):
+    from brainscan.cli import main
+    from brainscan.runtime.integrity import sha256_of
+    from brainscan.runtime.segmenter import build_segmenter
+    from brainscan.runtime.weights import save_float16_weights
+
+    model = build_segmenter(256, base=4)
+    save_float16_weights(model, tmp_path / "s.npz")
+    card = {"name": "test seg", "version": "t", "file": "s.npz", "sha256": sha256_of(tmp_path / "s.npz"),
+            "input_shape": [256, 256, 1], "labels": ["tumour"], "preprocessing": "preprocess_gray",
+            "base_filters": 4}  # fmt: skip
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    data = tmp_path / "set"
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    rows = ["image,mask,label,label_name,original_width,original_height"]
+    rng = np.random.default_rng(0)
+    for n, name in [(5, "meningioma"), (9, "glioma"), (12, "pituitary")]:
+        Image.fromarray(rng.integers(0, 255, (512, 512), dtype=np.uint8)).save(data / "images" / f"{n}.png")
+        mask = np.zeros((512, 512), np.uint8)
+        mask[200:260, 200:280] = 255
+        Image.fromarray(mask).save(data / "masks" / f"{n}_mask.png")
+        rows.append(f"images/{n}.png,masks/{n}_mask.png,1,{name},512,512")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "segmenter", str(data), "--card", str(tmp_path / "card.json"), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["n"] == 3 and set(report["dice_by_label"]) == {"meningioma", "glioma", "pituitary"}
+    for key in ("dice_mean", "dice_median", "iou_mean", "ms_per_slice"):
+        assert 0.0 <= report[key] and (key == "ms_per_slice" or report[key] <= 1.0)
+    # the same command also reports how often the model outlines anything on tumour-free slices
+    empty = tmp_path / "notumor"
+    empty.mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((300, 300), 40 * k, np.uint8)).save(empty / f"{k}.jpg")
+    args = ["evaluate", "segmenter", str(data), "--card", str(tmp_path / "card.json"), "--json", str(out)]
+    assert main([*args, "--no-tumour-dir", str(empty)]) == 0
+    no_tumour = json.loads(out.read_text())["no_tumour"]
+    assert no_tumour["n"] == 3 and 0.0 <= no_tumour["outlined_fraction"] <= 1.0
+    assert main([*args, "--no-tumour-dir", str(tmp_path / "masks-none")]) == 2  # missing folder: clear error
