@@ -1,4 +1,4 @@
-"""Command line: `brainscan` (GUI), `brainscan info`, `brainscan bench`, `brainscan train`."""
+"""Command line: `brainscan` (GUI), `brainscan info`, `analyze`, `send`, `echo`, `bench`, `train`, ..."""
 
 from __future__ import annotations
 
@@ -164,6 +164,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    from brainscan.pacs_cli import run_send
+
+    return run_send(args)
+
+
+def cmd_echo(args: argparse.Namespace) -> int:
+    from brainscan.pacs_cli import run_echo
+
+    return run_echo(args)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from brainscan.app import run_gui
 
@@ -185,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analyze_arguments(analyze)
     analyze.set_defaults(func=cmd_analyze)
+
+    from brainscan.pacs_cli import add_echo_arguments, add_send_arguments
+
+    send = sub.add_parser("send", help="send DICOM files (e.g. analyze --dicom-out results) to a PACS (C-STORE)")
+    add_send_arguments(send)
+    send.set_defaults(func=cmd_send)
+    echo = sub.add_parser("echo", help="test the connection to a PACS (C-ECHO)")
+    add_echo_arguments(echo)
+    echo.set_defaults(func=cmd_echo)
 
     bench = sub.add_parser("bench", help="time parts of BrainScan")
     bench_sub = bench.add_subparsers(dest="target", required=True)
@@ -278,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"info", "analyze", "bench", "train", "export", "evaluate"}
+    commands = {"info", "analyze", "send", "echo", "bench", "train", "export", "evaluate"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         # the window first: building the parser imports pydicom, scipy and the training code (about 1 s)
         gui = argparse.Namespace(paths=[Path(a) for a in argv])

@@ -29,3 +29,7 @@ class ReportError(BrainScanError):
 
 class AnalysisCancelled(BrainScanError):
     """The user cancelled an analysis; nothing was saved."""
+
+
+class PacsError(BrainScanError):
+    """A DICOM network operation (connection test, sending) failed."""
