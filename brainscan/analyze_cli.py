@@ -1,8 +1,13 @@
-"""`brainscan analyze PATH... [--json FILE] [--pdf FILE] [--deidentify] [--no-history]`: the headless path.
+"""`brainscan analyze PATH... [--json FILE] [--pdf FILE] [--dicom-out DIR] [--deidentify] [--no-history]`.
+
+The headless path.
 
 Runs the same scan -> load -> analyze -> history -> report steps as the GUI, for batches and scripts.
 With one series, ``--json`` gets one object and ``--pdf`` one report; with several series, the JSON is a
 list (one object per series, in scan order) and reports are numbered ``FILE-2.pdf``, ``FILE-3.pdf``, ...
+``--dicom-out`` writes a DICOM Segmentation and the report as an Encapsulated PDF per DICOM series (named by
+study code); other input is analysed but says why it gets no DICOM output. When the history holds an earlier
+study of the same patient, the reports include the follow-up comparison (brainscan.followup).
 Exit status: 0 when every series was analysed, 1 when some failed, 2 when none could be loaded or analysed.
 """
 
@@ -22,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="DICOM or JPEG/PNG files and folders")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--pdf", type=Path, help="write a PDF report here")
+    parser.add_argument(
+        "--dicom-out", type=Path, help="write a DICOM SEG and the report as Encapsulated PDF here (DICOM input only)"
+    )
     parser.add_argument("--deidentify", action="store_true", help="remove patient name, ID, birth date and paths")
     parser.add_argument("--no-history", action="store_true", help="do not save the studies in the history")
     parser.add_argument("--no-heatmaps", action="store_true", help="skip Grad-CAM (faster)")
@@ -57,6 +65,35 @@ class ProgressBar:
 
 def numbered(path: Path, n: int) -> Path:
     return path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+
+
+def follow_up_from_history(store, result):
+    """The comparison with the patient's latest earlier study in the history (None when there is none).
+    With ``--no-history`` the history is still read, if it exists, but nothing is added to it."""
+    from brainscan.followup import follow_up_for_result
+    from brainscan.storage import HistoryStore, default_history_path
+
+    if store is None:
+        path = default_history_path()
+        if not path.exists():
+            return None
+        store = HistoryStore(path)
+    return follow_up_for_result(result, store.patient_studies(result.info.meta))
+
+
+def write_dicom_out(result, folder: Path, deidentify: bool, followup, label: str) -> bool:
+    """``--dicom-out``: the SEG and Encapsulated PDF of one result; False (with the reason printed) when not."""
+    from brainscan.reports import write_dicom
+
+    try:
+        written = write_dicom(result, folder, deidentify=deidentify, followup=followup)
+    except BrainScanError as exc:
+        print(f"{label}: no DICOM output: {exc}", file=sys.stderr)
+        return False
+    for note in written.notes:
+        print(f"{label}: {note}", file=sys.stderr)
+    print(f"{label}: DICOM written: " + ", ".join(str(p) for p in written.files))
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,17 +140,22 @@ def run(args: argparse.Namespace) -> int:
             )
             if store is not None:
                 store.add(to_study_record(result))
+            followup = follow_up_from_history(store, result)
             if args.pdf:
                 from brainscan.reports import write_pdf
 
-                write_pdf(result, numbered(args.pdf, number), deidentify=args.deidentify)
+                write_pdf(result, numbered(args.pdf, number), deidentify=args.deidentify, followup=followup)
         except BrainScanError as exc:
             print(f"{label}: {exc}", file=sys.stderr)
             failures += 1
             continue
+        if args.dicom_out and not write_dicom_out(result, args.dicom_out, args.deidentify, followup, label):
+            failures += 1
         outputs.append(result_to_dict(result, deidentify=args.deidentify))
         v = result.verdict
         print(f"{label}: {verdict_line(v)}" + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else ""))
+        if followup is not None:
+            print("  follow-up: " + "; ".join(followup.lines()[:2]))
     if args.json and outputs:
         payload = outputs[0] if len(volumes) == 1 else outputs
         args.json.write_text(json.dumps(payload, indent=2))

@@ -23,6 +23,11 @@ def make_dataset(
     bits: int = 16,
     description: str = "T1 AX",
     patient_name: str = "Doe^Jane",
+    patient_id: str = "P-001",
+    birth_date: str = "19700101",
+    study_date: str = "20260105",
+    study_uid: str = "1.2.3.4",
+    frame_of_reference: str | None = "1.2.3.4.0.1",
 ) -> FileDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
@@ -33,11 +38,13 @@ def make_dataset(
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = "MR"
     ds.PatientName = patient_name
-    ds.PatientID = "P-001"
-    ds.PatientBirthDate = "19700101"
-    ds.StudyDate = "20260105"
-    ds.StudyInstanceUID = "1.2.3.4"
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = birth_date
+    ds.StudyDate = study_date
+    ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
+    if frame_of_reference is not None:
+        ds.FrameOfReferenceUID = frame_of_reference
     ds.SeriesDescription = description
     if instance is not None:
         ds.InstanceNumber = instance

@@ -11,6 +11,7 @@ def test_core_packages_import_without_qt_or_tensorflow():
         "import sys\n"
         "import brainscan.io, brainscan.pipeline, brainscan.storage, brainscan.reports, brainscan.runtime\n"
         "import brainscan.runtime.preprocess, brainscan.io.describe\n"
+        "import brainscan.followup, brainscan.pacs, brainscan.pacs.client, brainscan.reports.dicom_export\n"
         "bad = [m for m in ('PySide6', 'tensorflow', 'keras') if m in sys.modules]\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"

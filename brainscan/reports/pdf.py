@@ -491,8 +491,9 @@ def _warnings_section(doc: _Document, result: AnalysisResult, deidentify: bool) 
         doc.paragraph(f"- {warning}", size=9, height=4.4)
 
 
-def build_pdf(result: AnalysisResult, deidentify: bool = False) -> bytes:
-    """The report as PDF bytes (see module docstring for its contents)."""
+def build_pdf(result: AnalysisResult, deidentify: bool = False, followup=None) -> bytes:
+    """The report as PDF bytes (see module docstring for its contents); ``followup`` (a
+    brainscan.followup.FollowUp) adds the comparison with the patient's previous study after the measurements."""
     header = header_meta(result, deidentify)
     doc = _Document(f"BrainScan {__version__} - decision support, not a diagnosis - {header['study_code']}")
     doc.set_title(f"BrainScan report {header['study_code']}")
@@ -511,6 +512,10 @@ def build_pdf(result: AnalysisResult, deidentify: bool = False) -> bytes:
     _header_section(doc, result, deidentify)
     _verdict_section(doc, result)
     _measurements_section(doc, result, shown)
+    if followup is not None:
+        from brainscan.reports.pdf_followup import followup_section
+
+        followup_section(doc, followup)
     _slices_section(doc, result, shown)
     _models_section(doc, result)
     _warnings_section(doc, result, deidentify)
@@ -519,7 +524,7 @@ def build_pdf(result: AnalysisResult, deidentify: bool = False) -> bytes:
     return bytes(doc.output())
 
 
-def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False) -> Path:
+def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False, followup=None) -> Path:
     """Write the PDF report of ``result`` to ``path`` (replacing an existing file) and return ``path``.
 
     Args:
@@ -527,6 +532,7 @@ def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False) -> P
         path: the PDF file to write; its folder must exist.
         deidentify: leave out patient name, ID, birth date, accession number, institution and file paths;
             show the study code instead.
+        followup: a brainscan.followup.FollowUp to compare with the patient's previous study, or None.
 
     Raises:
         ReportError: when the report cannot be built or the file cannot be written. Nothing is left at
@@ -534,7 +540,7 @@ def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False) -> P
     """
     path = Path(path)
     try:
-        data = build_pdf(result, deidentify)
+        data = build_pdf(result, deidentify, followup=followup)
     except Exception as exc:  # any failure in layout or image encoding becomes one clinician-facing error
         raise ReportError(f"The PDF report could not be created: {exc}") from exc
     folder = path.parent if str(path.parent) else Path(".")

@@ -131,6 +131,17 @@ class HistoryStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._query(f"SELECT * FROM studies {where} ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
 
+    def patient_studies(self, meta: StudyMeta, limit: int = 500) -> list[StudyRecord]:
+        """Studies that may belong to the patient of ``meta`` (same patient ID or same birth date), newest first:
+        the candidates brainscan.followup.same_patient decides on."""
+        if not meta.patient_id.strip() and not meta.patient_birth_date.strip():
+            return []
+        return self._query(
+            "SELECT * FROM studies WHERE (patient_id != '' AND patient_id = ?) "
+            "OR (patient_birth_date != '' AND patient_birth_date = ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+            (meta.patient_id.strip(), meta.patient_birth_date.strip(), limit),
+        )
+
     def delete(self, study_id: int) -> bool:
         try:
             conn = self._connection()
