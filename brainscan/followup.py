@@ -89,6 +89,23 @@ class FollowUp:
             )
         return lines + list(self.notes)
 
+    def short_lines(self) -> list[str]:
+        """The same comparison in two lines for the result panel (notes follow)."""
+        previous, current = self.previous, self.current
+        percent = self.change_percent
+        relative = f" ({percent:+.1f}%)" if percent is not None else ""
+        lines = [
+            f"vs {previous.study_date.isoformat()} ({self.days} days earlier): volume {previous.volume_ml:.2f} -> "
+            f"{current.volume_ml:.2f} mL, {self.change_ml:+.2f} mL{relative}"
+        ]
+        diameter = self.diameter_change_mm
+        if diameter is not None:
+            lines.append(
+                f"longest diameter {previous.longest_diameter_mm:.1f} -> {current.longest_diameter_mm:.1f} mm "
+                f"({diameter:+.1f} mm)"
+            )
+        return lines + list(self.notes)
+
 
 def _mm(value: float | None) -> str:
     return f"{value:.1f} mm" if value is not None else "not measured"

@@ -10,7 +10,7 @@ from brainscan.errors import BrainScanError, ReportError
 from brainscan.ui import errors
 
 
-def export_report(parent: QWidget, result, folder: str, deidentify: bool) -> Path | None:
+def export_report(parent: QWidget, result, folder: str, deidentify: bool, followup=None) -> Path | None:
     """Save dialog, then the report; errors go to show_error. Returns the written path, or None."""
     from brainscan.presentation import study_code
 
@@ -26,7 +26,7 @@ def export_report(parent: QWidget, result, folder: str, deidentify: bool) -> Pat
             from brainscan.reports import write_pdf
         except ImportError as exc:
             raise ReportError("PDF reports are not available in this version of BrainScan.") from exc
-        write_pdf(result, path, deidentify=deidentify)
+        write_pdf(result, path, deidentify=deidentify, followup=followup)
     except BrainScanError as exc:
         errors.show_error(parent, exc)
         return None

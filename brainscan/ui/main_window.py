@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from brainscan.errors import ModelError
-from brainscan.ui import errors, series_picker
+from brainscan.ui import dicom_actions, errors, series_picker
 from brainscan.ui.export import export_report
 from brainscan.ui.history_view import HistoryView
 from brainscan.ui.menus import build_menus
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.store = HistoryStore(self.history_path)
         self.volume = None
         self.result = None
+        self.follow_up = None  # brainscan.followup.FollowUp of self.result, when the history has a prior study
         self._placed_for = None  # the volume whose key slice the preliminary verdict already went to
         self.models_state = "loading"  # "ready", "failed"
         self.models_message = "Loading the analysis models…"
@@ -332,6 +333,8 @@ class MainWindow(QMainWindow):
         self.result = result
         self.view.set_overlays({i: s.mask for i, s in result.segmentations.items()}, result.heatmaps)
         self.panel.show_result(result)
+        self.follow_up = dicom_actions.follow_up_from_store(self.store, result)
+        self.panel.show_followup(self.follow_up)
         self.slider.set_marks(tumour_slices(self.panel.summary()))
         if result.verdict.key_slices and self._placed_for is not result.volume:
             self.view.set_index(result.verdict.key_slices[0])  # not again: the user may have moved on meanwhile
@@ -394,9 +397,22 @@ class MainWindow(QMainWindow):
         if self.result is None:
             self.statusBar().showMessage("Analyse a study first (F5): a report needs a fresh analysis.", 8000)
             return
-        path = export_report(self, self.result, self._last_folder(), deidentify)
+        path = export_report(self, self.result, self._last_folder(), deidentify, self.follow_up)
         if path is not None:
             self.statusBar().showMessage(f"Report written to {path}", 8000)
+
+    def export_dicom(self) -> None:
+        if self.result is None:
+            self.statusBar().showMessage("Analyse a DICOM study first (F5): DICOM results need a fresh analysis.", 8000)
+            return
+        written = dicom_actions.export_dicom(self, self.result, self._last_folder(), self.follow_up)
+        if written is not None:
+            notes = " ".join(written.notes)
+            self.statusBar().showMessage(f"DICOM written: {', '.join(p.name for p in written.files)}. {notes}", 10000)
+
+    def send_to_pacs(self) -> None:
+        """The Send to PACS dialog for the current result (nothing is sent until its Send button is pressed)."""
+        self.pacs_dialog = dicom_actions.open_send_dialog(self, self.result, self.follow_up)
 
     # ---- state, settings, closing ------------------------------------------------------------------------
     def _update_actions(self) -> None:
@@ -404,7 +420,7 @@ class MainWindow(QMainWindow):
         self.menus.analyze.setEnabled(ready and self.volume is not None and self.busy is None)
         self.menus.analyze.setToolTip("" if ready else self.models_message)
         self.menus.cancel.setEnabled(self.busy == "analyze")
-        for action in (self.menus.export, self.menus.export_deidentified):
+        for action in (self.menus.export, self.menus.export_deidentified, self.menus.export_dicom):
             action.setEnabled(self.result is not None and self.busy is None)
 
     def _sync_overlay_actions(self) -> None:

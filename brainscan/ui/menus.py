@@ -23,6 +23,8 @@ class Menus:
     recent: QMenu
     export: QAction
     export_deidentified: QAction
+    export_dicom: QAction
+    send_pacs: QAction
     analyze: QAction
     cancel: QAction
     mask: QAction
@@ -49,6 +51,8 @@ def build_menus(window) -> Menus:
     file.addSeparator()
     export = _add(window, file, "&Export PDF report…", lambda: window.export_pdf(False), "Ctrl+E")
     export_deid = _add(window, file, "Export &de-identified PDF…", lambda: window.export_pdf(True))
+    export_dicom = _add(window, file, "Export D&ICOM (Segmentation + report)…", window.export_dicom)
+    send_pacs = _add(window, file, "&Send to PACS…", window.send_to_pacs)
     file.addSeparator()
     _add(window, file, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
@@ -76,7 +80,7 @@ def build_menus(window) -> Menus:
         window, help_menu, "&Keyboard and mouse", lambda: show_shortcuts(window), QKeySequence.StandardKey.HelpContents
     )
     _add(window, help_menu, "&About BrainScan", lambda: show_about(window))
-    return Menus(recent, export, export_deid, analyze, cancel, mask, heat)
+    return Menus(recent, export, export_deid, export_dicom, send_pacs, analyze, cancel, mask, heat)
 
 
 def show_shortcuts(parent: QWidget) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from brainscan.presentation import DISCLAIMER
 from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED
+from brainscan.ui.followup_view import FollowUpView
 from brainscan.ui.table_model import RowsTableModel
 
 LABEL_NAMES = {
@@ -121,6 +122,14 @@ class SliceTableModel(RowsTableModel):
         return None
 
 
+class AutoHideLabel(QLabel):
+    """A label that takes no room while it has no text (the panel is tall; empty notes should not cost space)."""
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.setVisible(bool(text))
+
+
 class ResultPanel(QWidget):
     """Right-hand panel; emits ``slice_activated(index)`` when a table row is clicked."""
 
@@ -138,7 +147,7 @@ class ResultPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.4)
         font.setBold(True)
         self.verdict.setFont(font)
-        self.note = QLabel()
+        self.note = AutoHideLabel()
         self.note.setWordWrap(True)
 
         self.bars: dict[str, QProgressBar] = {}
@@ -155,6 +164,7 @@ class ResultPanel(QWidget):
         self.measurements = QLabel()
         self.measurements.setWordWrap(True)
         self.measurements.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.followup = FollowUpView()
 
         self.table_model = SliceTableModel(self)
         self.table = QTableView()
@@ -171,7 +181,7 @@ class ResultPanel(QWidget):
         self.models = QLabel()
         self.models.setWordWrap(True)
         self.models.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warnings = QLabel()
+        self.warnings = AutoHideLabel()
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #b35c00;")
 
@@ -186,6 +196,7 @@ class ResultPanel(QWidget):
         layout.addWidget(self.note)
         layout.addWidget(probs)
         layout.addWidget(self.measurements)
+        layout.addWidget(self.followup)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.models)
         layout.addWidget(self.warnings)
@@ -209,6 +220,7 @@ class ResultPanel(QWidget):
             bar.setValue(0)
             bar.setFormat("–")
         self.measurements.setText("")
+        self.followup.show_followup(None)
         self.table_model.set_summary(None)
         self.models.setText("")
         self.warnings.setText("")
@@ -240,6 +252,7 @@ class ResultPanel(QWidget):
             bar.setValue(round(p * 1000))
             bar.setFormat(f"{p:.2f}")
         self.measurements.setText(self._measurement_text(summary))
+        self.followup.show_followup(None)  # a fresh result's follow-up comes after it is saved (show_followup)
         self.table_model.set_summary(summary)
         models = summary.get("models", [])
         self.models.setText(
@@ -248,6 +261,10 @@ class ResultPanel(QWidget):
             else ""
         )
         self.warnings.setText("\n".join(summary.get("warnings", [])))
+
+    def show_followup(self, followup) -> None:
+        """The comparison with the patient's previous study (a brainscan.followup.FollowUp), or None to hide it."""
+        self.followup.show_followup(followup)
 
     @staticmethod
     def _measurement_text(summary: dict) -> str:

@@ -202,7 +202,9 @@ def test_export_pdf_calls_the_report_writer(qtbot, make_window, phantom, tmp_pat
 
     written = []
     monkeypatch.setattr(
-        brainscan.reports, "write_pdf", lambda result, path, deidentify=False: written.append((path, deidentify))
+        brainscan.reports,
+        "write_pdf",
+        lambda result, path, deidentify=False, followup=None: written.append((path, deidentify)),
     )
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "r.pdf"), "PDF (*.pdf)"))
     window = make_window()
