@@ -11,7 +11,8 @@ Rules, chosen so that nothing misleading is ever compared:
 - Same patient: the same non-empty PatientID, or (when the IDs differ, e.g. two hospitals) the same name and
   the same birth date, both present. Two different birth dates, both present, are never the same patient.
 - Comparable: a volume in mL, which needs pixel and slice spacing (JPEG/PNG input, and series without slice
-  positions, are never compared), and a study date. Only studies dated strictly before the current one are
+  positions, are never compared), and a study date; a series the verdict "cannot assess" is never compared
+  (its 0 mL means nothing was looked at). Only studies dated strictly before the current one are
   "previous"; other series of the current study are not.
 - One measurement per earlier study: the series with the current series' description when there is one (the
   like-for-like comparison), else the most recently analysed series of that study.
@@ -24,7 +25,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from brainscan.types import AnalysisResult, StudyMeta, StudyRecord
+from brainscan.types import CANNOT_ASSESS, AnalysisResult, StudyMeta, StudyRecord
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,10 @@ def _segmenter_of(models) -> str:
 
 
 def measurement_of_record(record: StudyRecord) -> Measurement | None:
-    """A history row's measurement, or None when it cannot be compared (no volume in mL, no study date)."""
+    """A history row's measurement, or None when it cannot be compared (no volume in mL, no study date, or a
+    series that could not be assessed: its 0 mL means "not looked at", not "no tumour")."""
     date = parse_study_date(record.meta.study_date)
-    if record.volume_ml is None or date is None:
+    if record.volume_ml is None or date is None or record.verdict_label == CANNOT_ASSESS:
         return None
     return Measurement(
         study_uid=record.meta.study_uid,
@@ -170,9 +172,10 @@ def measurement_of_record(record: StudyRecord) -> Measurement | None:
 
 
 def measurement_of_result(result: AnalysisResult) -> Measurement | None:
-    """A fresh result's measurement, or None when it cannot be compared (no spacing, no volume, no date)."""
+    """A fresh result's measurement, or None when it cannot be compared (no spacing, no volume, no date, or a
+    series that could not be assessed)."""
     date = parse_study_date(result.info.meta.study_date)
-    if result.volume_ml is None or result.area_unit != "mm2" or date is None:
+    if result.volume_ml is None or result.area_unit != "mm2" or date is None or not result.verdict.assessable:
         return None
     return Measurement(
         study_uid=result.info.meta.study_uid,

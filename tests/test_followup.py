@@ -20,7 +20,7 @@ from brainscan.followup import (
 )
 from brainscan.models import loading
 from brainscan.storage import HistoryStore, default_history_path
-from brainscan.types import StudyMeta, StudyRecord
+from brainscan.types import CANNOT_ASSESS, StudyMeta, StudyRecord
 from tests.dicom_factory import write_phantom_series
 from tests.fakes import FakeClassifier, FakeSegmenter
 
@@ -33,7 +33,7 @@ def row(meta=JANE, date="20250101", uid="1.1", volume=4.0, diameter=20.0, descri
         source_path="/x",
         series_uid=f"{uid}.9",
         description=description,
-        verdict_label="glioma",
+        verdict_label=kw.pop("verdict_label", "glioma"),
         tumour=True,
         tumour_probability=0.9,
         probabilities={},
@@ -71,6 +71,7 @@ def test_no_spacing_no_date_no_comparison():
     assert follow_up(JANE, None, [row()]) is None  # current study has no volume in mL
     assert follow_up(JANE, now(), [row(volume=None)]) is None  # prior without spacing
     assert follow_up(JANE, now(), [row(date="")]) is None  # prior without a study date
+    assert follow_up(JANE, now(), [row(volume=0.0, verdict_label=CANNOT_ASSESS)]) is None  # prior not assessed
 
 
 def test_only_earlier_studies_of_the_same_patient():

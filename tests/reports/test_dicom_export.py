@@ -21,7 +21,7 @@ from brainscan.io import load, scan
 from brainscan.pipeline.analyze import analyze
 from brainscan.reports import write_dicom
 from brainscan.reports.dicom_source import read_sources, require_dicom
-from tests.dicom_factory import make_dataset, write_phantom_series
+from tests.dicom_factory import LESION_VALUE, make_dataset, phantom_slices, write_phantom_series
 from tests.fakes import FakeClassifier, FakeSegmenter
 
 
@@ -156,13 +156,13 @@ def test_missing_source_file_is_a_clear_error(result, tmp_path):
 
 def test_multiframe_source_frames_follow_the_file_not_the_sorted_volume(tmp_path):
     """A multi-frame file stored out of order: each SEG frame must point at the source frame it outlines."""
-    order = [2, 0, 3, 1]  # stored frame k holds slice order[k]
-    slices = np.full((4, 16, 16), 400, np.uint16)
-    slices[1, 4:9, 4:9] = 1000  # slice 1 -> stored frame 3 (1-based 4)
-    slices[2, 8:14, 6:12] = 1000  # slice 2 -> stored frame 0 (1-based 1)
+    order = [2, 0, 5, 3, 1, 4]  # stored frame k holds slice order[k]
+    slices = phantom_slices(6, (64, 64), lesion_slices=(1, 2), radius=6)
+    yy, xx = np.mgrid[:64, :64]
+    slices[2][(yy - 26) ** 2 + (xx - 35) ** 2 <= 100] = LESION_VALUE  # a larger lesion on slice 2
     ds = make_dataset(slices[0], series_uid=pydicom.uid.generate_uid(), position=None, spacing=None)
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
-    ds.NumberOfFrames = 4
+    ds.NumberOfFrames = 6
     ds.PixelData = slices[order].tobytes()
     shared, orient, measures = Dataset(), Dataset(), Dataset()
     orient.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -183,15 +183,15 @@ def test_multiframe_source_frames_follow_the_file_not_the_sorted_volume(tmp_path
     (info,) = scan([tmp_path / "enhanced.dcm"])
     result = analyze(load(info), FakeClassifier(), FakeSegmenter(), explain=False)
     assert sorted(result.segmentations) == [1, 2]
-    assert read_sources(result).frame_of_slice == (1, 3, 0, 2)
+    assert read_sources(result).frame_of_slice == (1, 4, 0, 3, 5, 2)
     written = write_dicom(result, tmp_path / "out")
     seg = pydicom.dcmread(written.seg)
     frames = seg.pixel_array.astype(bool)
     by_frame = {}
     for frame, item in zip(frames, seg.PerFrameFunctionalGroupsSequence, strict=True):
         by_frame[int(item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber)] = frame
-    assert sorted(by_frame) == [1, 4]
-    assert np.array_equal(by_frame[4], result.segmentations[1].mask)
+    assert sorted(by_frame) == [1, 5]  # 1-based stored frames of slices 2 and 1
+    assert np.array_equal(by_frame[5], result.segmentations[1].mask)
     assert np.array_equal(by_frame[1], result.segmentations[2].mask)
 
 
