@@ -10,7 +10,7 @@ from PIL import Image
 from pydicom.uid import EncapsulatedPDFStorage, SegmentationStorage
 
 from brainscan import cli
-from brainscan.models import loading
+from brainscan.runtime import loading
 from tests.dicom_factory import write_phantom_series
 from tests.fakes import FakeClassifier, FakeSegmenter
 

@@ -18,7 +18,7 @@ from brainscan.followup import (
     plot_points,
     same_patient,
 )
-from brainscan.models import loading
+from brainscan.runtime import loading
 from brainscan.storage import HistoryStore, default_history_path
 from brainscan.types import CANNOT_ASSESS, StudyMeta, StudyRecord
 from tests.dicom_factory import write_phantom_series
