@@ -130,7 +130,8 @@ def analyze(
             chunk = [slices[i] for i in readable]
             if hasattr(classifier, "predict_with_distance"):
                 got, got_far = classifier.predict_with_distance(chunk, batch_size=CLASSIFY_BATCH)
-                far[[i - first for i in readable]] = np.asarray(got_far, dtype=np.float64)
+                if got_far is not None:
+                    far[[i - first for i in readable]] = np.asarray(got_far, dtype=np.float64)
             else:
                 got = classifier.predict(chunk, batch_size=CLASSIFY_BATCH)
             got = np.asarray(got, dtype=np.float64)
@@ -142,7 +143,8 @@ def analyze(
         report(min(n, first + CLASSIFY_BATCH), total, f"Classified slice {min(n, first + CLASSIFY_BATCH)} of {n}")
     probs = np.concatenate(probabilities) if probabilities else np.zeros((0, 4))
     far = np.concatenate(distances) if distances else np.zeros(0)
-    assessments = mark_unfamiliar(assessments, far, applicability.get("max_distance"))
+    if getattr(classifier, "feature_distance", None) is not None:
+        assessments = mark_unfamiliar(assessments, far, applicability.get("max_distance"))
     operating_point = tumour_threshold_of(classifier)
     threshold = slice_threshold(operating_point)
     predictions = tuple(

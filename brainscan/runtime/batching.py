@@ -22,13 +22,58 @@ class BatchedClassifier:
     temperature: float = 1.0
     flip_average: bool = False
     input_smoothing: float = 0.0
+    applicability: dict = {}
+    feature_distance = None
 
     def _read_card(self, spec, temperature: float | None) -> None:
-        """Temperature (unless given), mirror reading and input smoothing from the model card; defaults without
-        a card."""
+        """Temperature (unless given), mirror reading, input smoothing and the applicability check (feature
+        distance sidecar, head coverage) from the model card; defaults without a card.
+
+        Raises:
+            ModelError: when the card names an applicability file that is missing or damaged.
+        """
+        from brainscan.runtime.familiarity import card_feature_distance
+
         self.temperature = temperature if temperature is not None else (spec.temperature if spec else 1.0)
         self.flip_average = spec.flip_average if spec else False
         self.input_smoothing = spec.input_smoothing if spec else 0.0
+        self.applicability = dict((spec.card or {}).get("applicability", {})) if spec else {}
+        self.feature_distance = card_feature_distance(spec)
+
+    def forward_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uncalibrated softmax (n, 4), penultimate ``dense_1`` features (n, 128)) of one view of a batch."""
+        raise NotImplementedError
+
+    def raw_probabilities_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Like ``raw_probabilities``, with the features averaged over the same views."""
+        batch = self.model_input(batch)
+        probs, features = self.forward_with_features(batch)
+        probs, features = np.asarray(probs, np.float64), np.asarray(features, np.float64)
+        if self.flip_average:
+            mirror_probs, mirror_features = self.forward_with_features(np.ascontiguousarray(batch[:, :, ::-1]))
+            probs = (probs + np.asarray(mirror_probs, np.float64)) / 2.0
+            features = (features + np.asarray(mirror_features, np.float64)) / 2.0
+        return probs, features
+
+    def predict_with_distance(self, slices: Sequence[np.ndarray], batch_size: int = 32):
+        """(calibrated probabilities (n, 4), feature distances (n,) or None without an applicability file).
+
+        Raises:
+            InferenceError: when the model fails on the input.
+        """
+        if self.feature_distance is None:
+            return self.predict(slices, batch_size), None
+        probs, distances = [], []
+        try:
+            for i in range(0, len(slices), batch_size):
+                p, f = self.raw_probabilities_and_features(preprocess_batch(slices[i : i + batch_size]))
+                probs.append(p)
+                distances.append(self.feature_distance(f))
+        except Exception as exc:  # noqa: BLE001 - any runtime failure is an analysis error for the user
+            raise InferenceError(f"The classifier failed on these images ({type(exc).__name__}).") from exc
+        if not probs:
+            return np.zeros((0, 4)), np.zeros(0)
+        return apply_temperature(np.concatenate(probs), self.temperature), np.concatenate(distances)
 
     def model_input(self, batch: np.ndarray) -> np.ndarray:
         """What the network reads for a preprocessed batch: ``smooth_batch`` at the card's sigma (or the batch

@@ -20,6 +20,7 @@ class KerasClassifier(BatchedClassifier):
         self.spec = spec
         self._read_card(spec, temperature)
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self._with_features = None
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> KerasClassifier:
@@ -42,6 +43,16 @@ class KerasClassifier(BatchedClassifier):
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Uncalibrated softmax for an already preprocessed (n, 128, 128, 3) batch, one view."""
         return np.asarray(self._forward(batch), dtype=np.float64)
+
+    def forward_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uncalibrated softmax, ``dense_1`` features) of one view, from one forward pass."""
+        if self._with_features is None:
+            import keras
+
+            features = keras.Model(self.model.inputs, [self.model.get_layer("dense_1").output, self.model.output])
+            self._with_features = lambda x: features(x, training=False)
+        dense, probs = self._with_features(batch)
+        return np.asarray(probs, dtype=np.float64), np.asarray(dense, dtype=np.float64)
 
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM for ``class_index`` (the predicted class when None) on the slice's own grid.

@@ -17,7 +17,7 @@ import numpy as np
 
 from brainscan.errors import InferenceError, ModelError
 from brainscan.runtime.batching import BatchedClassifier
-from brainscan.runtime.gradcam import HEAD_KEYS, grad_cam_from_activations
+from brainscan.runtime.gradcam import HEAD_KEYS, grad_cam_from_activations, max_pool_2x2
 from brainscan.runtime.litert_runtime import LiteRTRunner, litert_entry, verified_file
 from brainscan.runtime.preprocess import preprocess_slice
 from brainscan.runtime.spec import ModelSpec
@@ -34,6 +34,12 @@ def load_head(path: Path) -> dict[str, np.ndarray]:
             return {k: np.asarray(data[k], dtype=np.float32) for k in HEAD_KEYS}
     except (KeyError, OSError, ValueError) as exc:
         raise ModelError(f"The classifier head file {Path(path).name} is unreadable ({exc}).") from exc
+
+
+def dense_features(conv: np.ndarray, head: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``dense_1`` (ReLU) outputs (n, 128) from block5_conv3 activations (n, 8, 8, 512): pool, flatten, dense."""
+    pooled = np.stack([max_pool_2x2(np.asarray(a, dtype=np.float64))[0].reshape(-1) for a in conv])
+    return np.maximum(pooled @ np.asarray(head["dense_1_kernel"], np.float64) + head["dense_1_bias"], 0.0)
 
 
 def _input_key(row: np.ndarray) -> bytes:
@@ -114,6 +120,14 @@ class LiteRTClassifier(BatchedClassifier):
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Uncalibrated softmax for an already preprocessed (n, 128, 128, 3) batch, one view."""
         return np.asarray(self.outputs(batch)[1], dtype=np.float64)
+
+    def forward_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uncalibrated softmax, ``dense_1`` features) from one forward pass: the features are the head's first
+        layer applied in numpy to the block5_conv3 activations the model outputs anyway."""
+        if self.head is None:
+            raise InferenceError("The feature check needs the classifier head weights, which this model lacks.")
+        conv, probs = self.outputs(batch)
+        return np.asarray(probs, dtype=np.float64), dense_features(conv, self.head)
 
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM for ``class_index`` (the predicted class when None) on the slice's own grid.
