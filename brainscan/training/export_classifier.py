@@ -62,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights-note", default=None, help="how those weights were taken, for the card (e.g. an average of epochs)"
     )
+    parser.add_argument(
+        "--volume-pack",
+        type=Path,
+        default=None,
+        help="the run's volume pack (default: the one recorded in the run): held-out volume numbers and the "
+        "applicability check go into the card",
+    )
 
 
 def export(args: argparse.Namespace) -> dict:
@@ -183,8 +190,46 @@ def export(args: argparse.Namespace) -> dict:
         "date": today,
         "brainscan_version": __version__,
     }
+    pack_file = getattr(args, "volume_pack", None) or state.get("volume_pack")
+    if pack_file:
+        _add_volume_fields(card, state, Path(pack_file), classifier, pixels, labels, split, args.out, temperature,
+                           decision.get("tumour_threshold") if decision else None)  # fmt: skip
     (args.out / CLASSIFIER_CARD).write_text(json.dumps(card, indent=2))
     return card
+
+
+def _add_volume_fields(card, state, pack_file: Path, classifier, pixels, labels, split, out, temperature, threshold):
+    """Card fields of a model fine-tuned with whole-volume slices (brainscan.training.volume_card)."""
+    from brainscan.training.volume_card import volume_card_fields
+
+    pack = dict(np.load(pack_file))
+    summary_file = pack_file.with_suffix(".json")
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    train_idx, val_idx = np.asarray(split["train"]), np.asarray(split["val"])
+    fields = volume_card_fields(
+        classifier, pack, pixels[train_idx], labels[train_idx], pixels[val_idx], out, temperature, threshold
+    )
+    card["applicability"] = fields["applicability"]
+    card["validation"]["held_out_volumes"] = fields["held_out_volumes"]
+    card["split"]["volumes"] = {
+        "method": "by volume, never by slice (brainscan.training.volume_slices.HELD_OUT)",
+        **summary,
+    }
+    card["data"] += (
+        "; plus slices in all three planes of whole real volumes (`brainscan train classifier-pack`): BraTS 2018 "
+        "glioma volumes (post-contrast T1 and FLAIR, labels from the expert masks), normal volunteer DICOM series "
+        "and nilearn's MNI152 template, with scanner-like augmentation (field of view, bias field, gamma, blur, "
+        "resampling, noise)"
+    )
+    if state.get("finetune_from"):
+        card["init"] = f"fine-tuned from {Path(state['finetune_from']).name}"
+        card["how_trained"] = (
+            f"fine-tuned from the previous shipped weights ({Path(state['finetune_from']).name}); each batch drew "
+            f"{state.get('pack_weight', 0.5):.0%} of its slices from the volume pack and the rest from Training; "
+            f"Adam, peak lr {state.get('lr')}, warmup then cosine decay; batch {state.get('batch_size')}; "
+            "online augmentation as before (flip, rotation, zoom, shift, contrast); "
+            f"precision {state.get('precision')}; CPU (2 cores); weights: " + card["how_trained"].split("weights: ")[-1]
+        )
 
 
 def _operating_point(labels: np.ndarray, calibrated: np.ndarray, target: float) -> dict:
