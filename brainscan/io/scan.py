@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -150,7 +151,7 @@ def scan(paths: Iterable[Path | str]) -> list[SeriesInfo]:
         )
         dicom_groups[key].append((path, ds))
 
-    series: list[SeriesInfo] = list(nifti_series)
+    series: list[SeriesInfo] = [replace(info, skipped=tuple(skipped)) for info in nifti_series]
     parts_per_uid: dict[str, int] = defaultdict(int)
     for key in dicom_groups:
         parts_per_uid[key[0]] += 1
