@@ -2,7 +2,8 @@
 
 Two routes to the same heat map:
 
-- ``grad_cam(model, pixels)``: the Keras model, gradients from ``tf.GradientTape`` (needs TensorFlow);
+- ``brainscan.runtime.keras.gradcam.grad_cam(model, pixels)``: the Keras model, gradients from
+  ``tf.GradientTape`` (needs TensorFlow);
 - ``grad_cam_from_activations(activations, head, pixels)``: block5_conv3 activations from any runtime (the
   LiteRT model outputs them) and the classifier head's weights; the gradient of the class score is computed in
   numpy through block5_pool, Flatten, Dense(128, relu) and the last Dense. No TensorFlow.
@@ -13,7 +14,7 @@ rounding of 1 - p alone moves the map by a few per cent; the logit's gradient do
 
 Both end in ``cam_from_gradients``, the one post-processing (channel weights = spatial mean of the gradients,
 ReLU of the weighted sum, peak-normalised, resized bilinearly to the 128 px model grid, mapped back onto the
-slice), so the two routes differ only by float rounding. This module imports no TensorFlow at import time.
+slice), so the two routes differ only by float rounding. This module never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -22,45 +23,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from brainscan.runtime.preprocess import CLASSIFIER_SIZE, preprocess_slice, smooth_batch, square_to_source
+from brainscan.runtime.preprocess import CLASSIFIER_SIZE, square_to_source
 
 TARGET_LAYER = "block5_conv3"
 #: Keys of the classifier head weights used by ``head_gradient`` (Dense(128, relu) then Dense(4, softmax)).
 HEAD_KEYS = ("dense_1_kernel", "dense_1_bias", "probabilities_kernel", "probabilities_bias")
-
-
-def grad_cam(
-    model, pixels: np.ndarray, class_index: int | None = None, layer: str = TARGET_LAYER, input_smoothing: float = 0.0
-) -> np.ndarray:
-    """Heat map in [0, 1] with the same shape as the 2D ``pixels`` (the slice's own grid).
-
-    Args:
-        model: the Keras classifier built by ``build_classifier`` (VGG16 nested as layer "vgg16").
-        pixels: one 2D slice (grey or colour), any size, as loaded.
-        class_index: class to explain; the predicted class when None.
-        input_smoothing: the card's input smoothing sigma (``smooth_batch``), so the map explains the input the
-            classifier actually read.
-
-    Returns:
-        float32 array of shape pixels.shape[:2]; zeros when no region supports the class.
-    """
-    import keras
-    import tensorflow as tf
-
-    vgg = model.get_layer("vgg16")
-    features = keras.Model(vgg.input, [vgg.get_layer(layer).output, vgg.output])
-    head = model.layers[model.layers.index(vgg) + 1 :]
-    x = tf.convert_to_tensor(smooth_batch(preprocess_slice(pixels)[None], input_smoothing))
-    *hidden_layers, last = head
-    with tf.GradientTape() as tape:
-        conv, out = features(x, training=False)
-        for part in hidden_layers:
-            out = part(out, training=False)
-        logits = tf.matmul(out, last.kernel) + last.bias  # the last Dense without its softmax
-        index = int(tf.argmax(logits[0])) if class_index is None else int(class_index)
-        score = logits[:, index]
-    grads = tape.gradient(score, conv)
-    return cam_from_gradients(conv[0].numpy(), grads[0].numpy(), tuple(np.asarray(pixels).shape[:2]))
 
 
 def cam_from_gradients(activations: np.ndarray, gradients: np.ndarray, source_shape: tuple[int, int]) -> np.ndarray:

@@ -86,7 +86,7 @@ def load_classifier(spec: ModelSpec, runtime: str) -> Classifier:
 
         return LiteRTClassifier.from_spec(spec)
     try:
-        from brainscan.runtime.keras_classifier import KerasClassifier
+        from brainscan.runtime.keras.classifier import KerasClassifier
 
         return KerasClassifier.from_spec(spec)
     except ImportError as exc:
@@ -104,7 +104,7 @@ def load_segmenter(spec: ModelSpec, runtime: str) -> Segmenter:
 
         return LiteRTSegmenter.from_spec(spec)
     try:
-        from brainscan.runtime.keras_segmenter import KerasSegmenter
+        from brainscan.runtime.keras.segmenter import KerasSegmenter
 
         return KerasSegmenter.from_spec(spec)
     except ImportError as exc:

@@ -254,7 +254,7 @@ def train_classifier_pack(pack: dict, args: argparse.Namespace) -> None:
     import keras
     from keras import ops
 
-    from brainscan.runtime.classifier import build_classifier
+    from brainscan.runtime.keras.vgg16 import build_classifier
     from brainscan.training.augment import augment_classifier_batch
 
     pixels = decode_slices(pack["blob"], pack["offsets"])
@@ -284,8 +284,9 @@ def train_classifier_pack(pack: dict, args: argparse.Namespace) -> None:
 def train_segmenter_pack(pack: dict, args: argparse.Namespace) -> None:
     import keras
 
-    from brainscan.runtime.segmenter import build_segmenter, dice_bce_loss, dice_metric
+    from brainscan.runtime.keras.unet import build_segmenter
     from brainscan.training.augment import augment_segmentation_batch
+    from brainscan.training.losses import dice_bce_loss, dice_metric
 
     images = decode_slices(pack["blob"], pack["offsets"])
     masks = unpack_masks(pack)
@@ -346,11 +347,11 @@ def import_run(kind: str, shards: Path, from_run: Path, run: Path) -> dict:
         raise SystemExit(f"error: {shards}/{kind}_history.jsonl records no finished epoch")
     weights = read_shards(shards, kind)
     if kind == "classifier":
-        from brainscan.runtime.classifier import build_classifier
+        from brainscan.runtime.keras.vgg16 import build_classifier
 
         model = build_classifier("scratch")
     else:
-        from brainscan.runtime.segmenter import build_segmenter
+        from brainscan.runtime.keras.unet import build_segmenter
 
         model = build_segmenter(meta["size"], base=meta["base_filters"])
     model.set_weights(weights)

@@ -122,7 +122,7 @@ def bench(args: argparse.Namespace, variants: list[str]) -> dict:
 def bench_classifier(args: argparse.Namespace, variants: list[str], series: list) -> dict:
     from brainscan.runtime.calibration import apply_temperature
     from brainscan.runtime.decision import tumour_threshold_of
-    from brainscan.runtime.keras_classifier import KerasClassifier
+    from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.litert_classifier import LiteRTClassifier
     from brainscan.runtime.litert_runtime import LiteRTRunner
     from brainscan.runtime.preprocess import preprocess_batch
@@ -227,7 +227,7 @@ class _SegmentationSet:
 
 
 def bench_segmenter(args: argparse.Namespace, variants: list[str], series: list) -> dict:
-    from brainscan.runtime.keras_segmenter import KerasSegmenter
+    from brainscan.runtime.keras.segmenter import KerasSegmenter
     from brainscan.runtime.litert_runtime import LiteRTRunner
     from brainscan.runtime.litert_segmenter import LiteRTSegmenter
     from brainscan.runtime.preprocess import preprocess_gray

@@ -72,8 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def export(args: argparse.Namespace) -> dict:
-    from brainscan.runtime.classifier import build_classifier
-    from brainscan.runtime.keras_classifier import KerasClassifier
+    from brainscan.runtime.keras.classifier import KerasClassifier
+    from brainscan.runtime.keras.vgg16 import build_classifier
 
     run: Path = args.run
     state = json.loads((run / "state.json").read_text())
@@ -88,7 +88,7 @@ def export(args: argparse.Namespace) -> dict:
     epoch = args.epoch or (None if weights_source else state.get("best_epoch"))
     args.out.mkdir(parents=True, exist_ok=True)
     weights_path = args.out / WEIGHTS_FILE
-    from brainscan.runtime.weights import load_float16_weights, write_weights_if_changed
+    from brainscan.runtime.keras.weights import load_float16_weights, write_weights_if_changed
 
     write_weights_if_changed(model, weights_path)
     # Metrics are measured on the float16 weights that ship, not on the float32 checkpoint.
@@ -322,7 +322,7 @@ def load_checkpoint(model, path: Path) -> None:
     """Weights from a Keras ``.weights.h5``, a full ``.keras`` checkpoint (optimizer ignored) or a float16 .npz."""
     path = Path(path)
     if path.suffix == ".npz":
-        from brainscan.runtime.weights import load_float16_weights
+        from brainscan.runtime.keras.weights import load_float16_weights
 
         load_float16_weights(model, path)
     elif path.suffix == ".keras":

@@ -76,7 +76,7 @@ def _export_if_needed(card_path: Path, convert, force: bool) -> dict:
 
 
 def export_classifier(card_path: Path) -> dict:
-    from brainscan.runtime.keras_classifier import KerasClassifier
+    from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.litert_classifier import LiteRTClassifier
     from brainscan.runtime.litert_runtime import LiteRTRunner
     from brainscan.training.litert_convert import convert_classifier, head_weights, verify_gradcam
@@ -109,7 +109,7 @@ def export_classifier(card_path: Path) -> dict:
 
 
 def export_segmenter(card_path: Path) -> dict:
-    from brainscan.runtime.keras_segmenter import KerasSegmenter
+    from brainscan.runtime.keras.segmenter import KerasSegmenter
     from brainscan.training.litert_convert import convert_segmenter
 
     spec = read_spec(card_path)

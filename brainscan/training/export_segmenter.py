@@ -12,7 +12,7 @@ import numpy as np
 from brainscan import __version__
 from brainscan.runtime.batching import SEGMENTER_VIEWS
 from brainscan.runtime.integrity import sha256_of
-from brainscan.runtime.segmenter import SEGMENTER_SIZE
+from brainscan.runtime.keras.unet import SEGMENTER_SIZE
 from brainscan.runtime.spec import SEGMENTER_CARD
 
 WEIGHTS_FILE = "segmenter_unet.npz"
@@ -38,9 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def export(args: argparse.Namespace) -> dict:
-    from brainscan.runtime.keras_segmenter import KerasSegmenter
-    from brainscan.runtime.segmenter import build_segmenter
-    from brainscan.runtime.weights import load_float16_weights, write_weights_if_changed
+    from brainscan.runtime.keras.segmenter import KerasSegmenter
+    from brainscan.runtime.keras.unet import build_segmenter
+    from brainscan.runtime.keras.weights import load_float16_weights, write_weights_if_changed
     from brainscan.training.segmentation_data import read_segmentation_set
     from brainscan.training.segmentation_evaluation import evaluate_items
 

@@ -6,7 +6,7 @@ Needs TensorFlow (the converter); the app only needs ``ai_edge_litert`` to run t
   so Grad-CAM runs without TensorFlow (``brainscan.runtime.gradcam.grad_cam_from_activations``). Weights are
   stored as float16 (``Optimize.DEFAULT`` + ``supported_types=[float16]``; ~30 MB instead of ~60 MB) and
   dequantised to float32 when the interpreter starts. The shipped Keras weights are float16 themselves
-  (``brainscan.runtime.weights``) and VGG16 has no batch normalisation, so the dequantised weights are the
+  (``brainscan.runtime.keras.weights``) and VGG16 has no batch normalisation, so the dequantised weights are the
   Keras weights, bit for bit.
 - Segmenter: float32 storage. The converter folds each BatchNormalization into the convolution before it
   (kernel * gamma / sqrt(var + eps)); stored as float16 those folded kernels are rounded and the maps drift by
@@ -91,7 +91,7 @@ def verification_images(size: int, n_random: int = 6, seed: int = VERIFY_SEED) -
 
 def classifier_inputs(n_random: int = 6) -> np.ndarray:
     """Verification batch for the classifier: grey images repeated on 3 channels, plus one colour noise image."""
-    from brainscan.runtime.classifier import INPUT_SHAPE
+    from brainscan.runtime.keras.vgg16 import INPUT_SHAPE
 
     grey = verification_images(INPUT_SHAPE[0], n_random)
     colour = np.random.default_rng(VERIFY_SEED + 1).random((1, *INPUT_SHAPE), dtype=np.float32)
@@ -106,7 +106,7 @@ def classifier_with_activations(model, batch_size: int | None = BATCH_SIZE):
     """The classifier as a functional model: slice -> [block5_conv3 activations, probabilities]."""
     import keras
 
-    from brainscan.runtime.classifier import INPUT_SHAPE
+    from brainscan.runtime.keras.vgg16 import INPUT_SHAPE
 
     vgg = model.get_layer("vgg16")
     features = keras.Model(vgg.input, [vgg.get_layer(TARGET_LAYER).output, vgg.output])
@@ -230,7 +230,7 @@ def verify_gradcam(model, classifier, bound: float = MAX_GRADCAM_DIFF) -> float:
     Raises:
         ModelError: when it exceeds ``bound``.
     """
-    from brainscan.runtime.gradcam import grad_cam
+    from brainscan.runtime.keras.gradcam import grad_cam
 
     worst = 0.0
     for pixels in gradcam_slices():

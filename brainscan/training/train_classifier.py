@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainscan.runtime.classifier import build_classifier
+from brainscan.runtime.keras.vgg16 import build_classifier
 from brainscan.runtime.preprocess import CLASSIFIER_SIZE
 from brainscan.training.augment import augmenter
 from brainscan.training.dataset import build_cache, duplicate_aware_split, list_class_folders
@@ -135,7 +135,7 @@ def make_checkpoint_callback(out: Path, state: RunState, images_per_epoch: int, 
                 state.data[best_key] = val_acc
                 state.data["best_epoch"] = epoch + 1
                 self.model.save_weights(out / "best.weights.h5")
-            from brainscan.runtime.weights import save_float16_weights
+            from brainscan.runtime.keras.weights import save_float16_weights
 
             (out / "epochs").mkdir(exist_ok=True)
             save_float16_weights(self.model, out / "epochs" / f"e{epoch + 1:03d}.npz")
@@ -233,7 +233,7 @@ def train(args: argparse.Namespace) -> Path:
         state.data = {"epoch": 0, "best_val_accuracy": 0.0}
         model = build_classifier(args.init, args.seed)
         if getattr(args, "finetune_from", None):
-            from brainscan.runtime.weights import load_float16_weights
+            from brainscan.runtime.keras.weights import load_float16_weights
 
             load_float16_weights(model, args.finetune_from)
             log.info("fine-tuning from %s", args.finetune_from)

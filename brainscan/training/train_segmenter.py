@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from brainscan.runtime.keras.unet import SEGMENTER_SIZE, build_segmenter
 from brainscan.runtime.preprocess import pad_to_square, preprocess_gray
-from brainscan.runtime.segmenter import SEGMENTER_SIZE, build_segmenter, dice_bce_loss, dice_metric
+from brainscan.training.losses import dice_bce_loss, dice_metric
 from brainscan.training.segmentation_data import block_split, read_segmentation_set
 from brainscan.training.train_classifier import RunState, configure_run_logging, fit_run
 

@@ -71,7 +71,7 @@ def test_card_switches_flip_average_on(tmp_path):
 def test_reexporting_the_same_weights_keeps_the_file_bytes(tmp_path):
     import keras
 
-    from brainscan.runtime.weights import write_weights_if_changed
+    from brainscan.runtime.keras.weights import write_weights_if_changed
     from brainscan.training.export_classifier import load_checkpoint
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_initializer="he_normal")])

@@ -9,8 +9,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 
 def test_gradcam_shape_range_and_not_constant():
-    from brainscan.runtime.classifier import build_classifier
-    from brainscan.runtime.gradcam import grad_cam
+    from brainscan.runtime.keras.gradcam import grad_cam
+    from brainscan.runtime.keras.vgg16 import build_classifier
 
     model = build_classifier("scratch", seed=3)
     rng = np.random.default_rng(0)

@@ -93,9 +93,9 @@ def _write_card(folder: Path, card_name: str, weights_name: str, **fields) -> Pa
 def resources(tmp_path_factory) -> Path:
     """A resources folder with both models exported to Keras .npz and to LiteRT (via export_litert)."""
     pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is not installed")
-    from brainscan.runtime.classifier import build_classifier
-    from brainscan.runtime.segmenter import build_segmenter
-    from brainscan.runtime.weights import save_float16_weights
+    from brainscan.runtime.keras.unet import build_segmenter
+    from brainscan.runtime.keras.vgg16 import build_classifier
+    from brainscan.runtime.keras.weights import save_float16_weights
     from brainscan.training.export_litert import export_classifier, export_segmenter
 
     root = tmp_path_factory.mktemp("resources")
@@ -139,8 +139,8 @@ def resources(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def keras_models(resources):
-    from brainscan.runtime.keras_classifier import KerasClassifier
-    from brainscan.runtime.keras_segmenter import KerasSegmenter
+    from brainscan.runtime.keras.classifier import KerasClassifier
+    from brainscan.runtime.keras.segmenter import KerasSegmenter
 
     folder = resources / "models"
     return KerasClassifier.from_spec(read_spec(folder / CLASSIFIER_CARD)), KerasSegmenter.from_spec(
@@ -405,8 +405,8 @@ def test_unknown_runtime_is_refused(monkeypatch):
 @pytest.mark.needs_tf
 def test_runtime_selection(resources, tmp_path, monkeypatch):
     from brainscan.runtime import loading
-    from brainscan.runtime.keras_classifier import KerasClassifier
-    from brainscan.runtime.keras_segmenter import KerasSegmenter
+    from brainscan.runtime.keras.classifier import KerasClassifier
+    from brainscan.runtime.keras.segmenter import KerasSegmenter
     from brainscan.runtime.litert_classifier import LiteRTClassifier
     from brainscan.runtime.litert_segmenter import LiteRTSegmenter
 
@@ -458,7 +458,7 @@ def _shipped_with_litert(card_name: str):
 @pytest.mark.slow
 @pytest.mark.needs_tf
 def test_shipped_classifier_litert_matches_keras():
-    from brainscan.runtime.keras_classifier import KerasClassifier
+    from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.litert_classifier import LiteRTClassifier
 
     spec = _shipped_with_litert(CLASSIFIER_CARD)
@@ -472,7 +472,7 @@ def test_shipped_classifier_litert_matches_keras():
 @pytest.mark.slow
 @pytest.mark.needs_tf
 def test_shipped_segmenter_litert_matches_keras():
-    from brainscan.runtime.keras_segmenter import KerasSegmenter
+    from brainscan.runtime.keras.segmenter import KerasSegmenter
     from brainscan.runtime.litert_segmenter import LiteRTSegmenter
 
     spec = _shipped_with_litert(SEGMENTER_CARD)

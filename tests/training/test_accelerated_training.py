@@ -115,7 +115,7 @@ def test_segmenter_pack_train_import_round_trip(tmp_path):
     assert state["size"] == size and state["base_filters"] == 4 and state["best_epoch"] == 2
     assert json.loads((run / "split.json").read_text())["val"] == split["val"]
 
-    from brainscan.runtime.segmenter import build_segmenter
+    from brainscan.runtime.keras.unet import build_segmenter
 
     model = build_segmenter(size, base=4)
     model.load_weights(run / "best.weights.h5")
@@ -127,8 +127,8 @@ def test_segmenter_pack_train_import_round_trip(tmp_path):
 @pytest.mark.needs_tf
 def test_classifier_continues_from_given_weights_and_imports(tmp_path):
     """train --init-weights starts from the given float16 weights (host-side augmentation), import reloads it."""
-    from brainscan.runtime.classifier import build_classifier
-    from brainscan.runtime.weights import save_float16_weights
+    from brainscan.runtime.keras.vgg16 import build_classifier
+    from brainscan.runtime.keras.weights import save_float16_weights
 
     slices = smooth_slices(8, 128)
     blob, offsets = accelerated.encode_slices(slices)

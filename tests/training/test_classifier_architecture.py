@@ -8,7 +8,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 
 def test_scratch_model_matches_seed_design():
-    from brainscan.runtime.classifier import build_classifier
+    from brainscan.runtime.keras.vgg16 import build_classifier
 
     model = build_classifier("scratch")
     names = [layer.name for layer in model.layers]
@@ -31,7 +31,7 @@ def test_scratch_model_matches_seed_design():
 def test_imagenet_mode_freezes_all_but_block5(monkeypatch):
     import keras
 
-    from brainscan.runtime import classifier
+    from brainscan.runtime.keras import vgg16
 
     real_vgg = keras.applications.VGG16
 
@@ -40,6 +40,6 @@ def test_imagenet_mode_freezes_all_but_block5(monkeypatch):
         return real_vgg(**kwargs)
 
     monkeypatch.setattr(keras.applications, "VGG16", offline_vgg)
-    model = classifier.build_classifier("imagenet")
+    model = vgg16.build_classifier("imagenet")
     for layer in model.layers[0].layers:
         assert layer.trainable == layer.name.startswith("block5"), layer.name

@@ -21,9 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from brainscan.runtime.classifier import build_classifier
     from brainscan.runtime.integrity import sha256_of
-    from brainscan.runtime.weights import save_float16_weights
+    from brainscan.runtime.keras.vgg16 import build_classifier
+    from brainscan.runtime.keras.weights import save_float16_weights
 
     folder = tmp_path_factory.mktemp("model")
     model = build_classifier("scratch", seed=7)
@@ -43,7 +43,7 @@ def exported(tmp_path_factory):
 
 
 def test_float16_weights_round_trip_and_size(exported):
-    from brainscan.runtime.keras_classifier import KerasClassifier
+    from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.spec import read_spec
 
     spec = read_spec(exported / "card.json")
@@ -55,7 +55,7 @@ def test_float16_weights_round_trip_and_size(exported):
 
 
 def test_tampered_weights_refused(exported, tmp_path):
-    from brainscan.runtime.keras_classifier import KerasClassifier
+    from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.spec import read_spec
 
     shutil.copy(exported / "card.json", tmp_path / "card.json")

@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 def test_evaluate_segmenter_json_at_512px(tmp_path):
     from brainscan.cli import main
     from brainscan.runtime.integrity import sha256_of
-    from brainscan.runtime.segmenter import build_segmenter
-    from brainscan.runtime.weights import save_float16_weights
+    from brainscan.runtime.keras.unet import build_segmenter
+    from brainscan.runtime.keras.weights import save_float16_weights
 
     model = build_segmenter(256, base=4)
     save_float16_weights(model, tmp_path / "s.npz")

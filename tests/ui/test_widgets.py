@@ -73,7 +73,7 @@ def test_ui_import_does_not_load_tensorflow():
     code = (
         "import sys\n"
         "import brainscan.app, brainscan.ui.main_window\n"
-        "bad = [m for m in ('tensorflow', 'keras', 'brainscan.runtime.keras_classifier') if m in sys.modules]\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'brainscan.runtime.keras.classifier') if m in sys.modules]\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )

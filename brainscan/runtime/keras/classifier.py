@@ -30,8 +30,8 @@ class KerasClassifier(BatchedClassifier):
             ModelError: on a missing or mismatching file, or weights that do not fit.
         """
         verify_sha256(spec.file, spec.sha256)
-        from brainscan.runtime.classifier import build_classifier
-        from brainscan.runtime.weights import load_float16_weights
+        from brainscan.runtime.keras.vgg16 import build_classifier
+        from brainscan.runtime.keras.weights import load_float16_weights
 
         model = build_classifier("scratch")
         try:
@@ -60,7 +60,7 @@ class KerasClassifier(BatchedClassifier):
         Raises:
             InferenceError: when the gradient computation fails.
         """
-        from brainscan.runtime.gradcam import grad_cam
+        from brainscan.runtime.keras.gradcam import grad_cam
 
         try:
             return grad_cam(self.model, pixels, class_index, input_smoothing=self.input_smoothing)

@@ -7,7 +7,7 @@ import numpy as np
 from brainscan.errors import ModelError
 from brainscan.runtime.batching import BatchedSegmenter
 from brainscan.runtime.integrity import verify_sha256
-from brainscan.runtime.segmenter import SEGMENTER_SIZE
+from brainscan.runtime.keras.unet import SEGMENTER_SIZE
 from brainscan.runtime.spec import ModelSpec
 
 
@@ -31,8 +31,8 @@ class KerasSegmenter(BatchedSegmenter):
             ModelError: on a missing or mismatching file, or weights that do not fit.
         """
         verify_sha256(spec.file, spec.sha256)
-        from brainscan.runtime.segmenter import build_segmenter
-        from brainscan.runtime.weights import load_float16_weights
+        from brainscan.runtime.keras.unet import build_segmenter
+        from brainscan.runtime.keras.weights import load_float16_weights
 
         size = int(spec.input_shape[0])
         model = build_segmenter(size, base=int(spec.card.get("base_filters", 16)))

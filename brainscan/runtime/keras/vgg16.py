@@ -1,4 +1,4 @@
-"""The VGG16 tumour classifier, built exactly as in the seed design."""
+"""The VGG16 tumour classifier network (Keras), built exactly as in the seed design."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ def test_block_split_keeps_neighbouring_numbers_together():
 @pytest.mark.slow
 @pytest.mark.needs_tf
 def test_unet_maps_slice_to_probability_map():
-    from brainscan.runtime.segmenter import build_segmenter, dice_bce_loss
+    from brainscan.runtime.keras.unet import build_segmenter
+    from brainscan.training.losses import dice_bce_loss
 
     model = build_segmenter(size=64, base=4, depth=3)
     x = np.random.default_rng(0).random((2, 64, 64, 1), dtype=np.float32)
