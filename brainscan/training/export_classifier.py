@@ -63,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights-note", default=None, help="how those weights were taken, for the card (e.g. an average of epochs)"
     )
     parser.add_argument(
+        "--average-epochs",
+        type=_epoch_range,
+        default=None,
+        metavar="A-B",
+        help="export the mean of the weights kept for epochs A..B (RUN/epochs/eNNN.npz) instead of one checkpoint",
+    )
+    parser.add_argument(
         "--volume-pack",
         type=Path,
         default=None,
@@ -84,7 +91,16 @@ def export(args: argparse.Namespace) -> dict:
 
     model = build_classifier("scratch")
     weights_source = args.weights
-    load_checkpoint(model, weights_source or run / "best.weights.h5")
+    if getattr(args, "average_epochs", None):
+        first, last = args.average_epochs
+        model.set_weights(average_epoch_weights(run, first, last))
+        args.epoch = args.epoch or last
+        args.weights_note = args.weights_note or (
+            f"mean of the weights of epochs {first}-{last} of this run (no selection on validation)"
+        )
+        weights_source = run / "epochs"
+    else:
+        load_checkpoint(model, weights_source or run / "best.weights.h5")
     epoch = args.epoch or (None if weights_source else state.get("best_epoch"))
     args.out.mkdir(parents=True, exist_ok=True)
     weights_path = args.out / WEIGHTS_FILE
@@ -316,6 +332,29 @@ def _unsmoothed_report(labels: np.ndarray, raw: np.ndarray, target: float) -> di
 
 def _raw(classifier, batch: np.ndarray) -> np.ndarray:
     return np.concatenate([classifier.raw_probabilities(batch[i : i + 64]) for i in range(0, len(batch), 64)])
+
+
+def average_epoch_weights(run: Path, first: int, last: int) -> list[np.ndarray]:
+    """Mean (float32) of the float16 weights the trainer kept for epochs ``first``..``last`` (RUN/epochs/eNNN.npz).
+
+    Why: the mean of the last epochs' weights sits in a flatter part of the loss than any single epoch and
+    needs no choice made on validation.
+    """
+    files = [run / "epochs" / f"e{e:03d}.npz" for e in range(first, last + 1)]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise SystemExit(f"{run}/epochs lacks {', '.join(missing)}")
+    total = None
+    for file in files:
+        with np.load(file) as data:
+            arrays = [data[k].astype(np.float32) for k in sorted(data.files)]
+        total = arrays if total is None else [t + a for t, a in zip(total, arrays, strict=True)]
+    return [t / len(files) for t in total]
+
+
+def _epoch_range(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    return int(first), int(last or first)
 
 
 def load_checkpoint(model, path: Path) -> None:
