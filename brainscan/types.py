@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-CLASS_NAMES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
-"""Classifier output order, fixed in code (never taken from a directory listing)."""
+# Class order and the slice rule live in brainscan.rules; CLASS_NAMES and NO_TUMOUR are re-exported here.
+from brainscan.rules import CLASS_NAMES, NO_TUMOUR, predicted_classes, tumour_probability
 
-NO_TUMOUR = "notumor"
+__all__ = ["CLASS_NAMES", "NO_TUMOUR"]  # plus the dataclasses below
 CANNOT_ASSESS = "cannot assess"
 NOT_ASSESSED = "not assessed"
 """Series verdict label when too few slices could be assessed (brainscan.pipeline.verdict): no guess is made."""
@@ -97,7 +97,7 @@ class Volume:
 @dataclass(frozen=True)
 class SlicePrediction:
     """Classifier output for one slice: calibrated probabilities in CLASS_NAMES order, and the model card's
-    operating point (None: the most probable class; see brainscan.runtime.decision)."""
+    operating point (None: the most probable class; see brainscan.rules)."""
 
     index: int
     probabilities: tuple[float, ...]
@@ -107,8 +107,6 @@ class SlicePrediction:
 
     @property
     def class_index(self) -> int:
-        from brainscan.runtime.decision import predicted_classes
-
         return int(predicted_classes(np.asarray(self.probabilities)[None], self.tumour_threshold)[0])
 
     @property
@@ -118,7 +116,7 @@ class SlicePrediction:
 
     @property
     def tumour_probability(self) -> float:
-        return 1.0 - float(self.probabilities[CLASS_NAMES.index(NO_TUMOUR)])
+        return tumour_probability(self.probabilities)
 
 
 @dataclass(frozen=True)

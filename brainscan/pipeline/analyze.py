@@ -9,7 +9,7 @@ Steps, each reporting progress through ``on_progress(done, total, message)`` and
 2. series verdict over the assessed slices (brainscan.pipeline.verdict), possibly "cannot assess";
 3. segmentation **gate**: a slice is segmented only when the series verdict is "tumour" and that slice's
    own tumour probability is at least the slice threshold (the model card's operating point, else 0.5; see
-   brainscan.runtime.decision). Slices the classifier calls tumour-free
+   brainscan.rules). Slices the classifier calls tumour-free
    never show an outline, so the mask and the verdict cannot contradict each other;
 4. segment the gated slices, key slices first (see ``outline_order``), clean the masks
    (brainscan.pipeline.masks), measure area per slice, volume over the series (needs pixel and slice spacing)
@@ -32,7 +32,7 @@ from brainscan.pipeline.assessability import MIN_HEAD_FRACTION, assess_slices, m
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
 from brainscan.pipeline.verdict import series_verdict
-from brainscan.runtime.decision import slice_threshold, tumour_threshold_of
+from brainscan.rules import describe_gate, outline_gate, slice_threshold, tumour_threshold_of
 from brainscan.types import AnalysisResult, ModelInfo, SegmentationResult, SlicePrediction, Volume
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def analyze(
     timings["classify"] = time.perf_counter() - start
 
     models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
-    gate = f"outline slices with P(tumour) >= {threshold:.3g} when the series verdict is tumour"
+    gate = describe_gate(threshold)
     unlike = applicability_warnings(volume)
     if on_verdict is not None:
         on_verdict(
@@ -181,8 +181,7 @@ def analyze(
             )
         )
 
-    gated = [p.index for p in predictions if p.assessed and p.tumour_probability >= threshold] if verdict.tumour else []
-    gated = outline_order(gated, verdict.key_slices)
+    gated = outline_order(outline_gate(predictions, verdict.tumour, threshold), verdict.key_slices)
     key = list(verdict.key_slices) if (explain and verdict.assessable and hasattr(classifier, "explain")) else []
     total = n + (len(gated) if segmenter is not None else 0) + len(key)
     done = n

@@ -1,10 +1,10 @@
 """Segmentation post-processing and overlap scores (numpy + scipy.ndimage).
 
 Post-processing, in order:
-1. threshold the tumour probability at ``threshold`` (default 0.5);
-2. remove connected components (8-connectivity) smaller than ``min_area_mm2`` (default 10 mm2, about a
-   3.5 mm disc: below what a clinician would outline) or, when spacing is unknown, ``min_area_px``
-   (default 20 px);
+1. threshold the tumour probability at ``threshold`` (default brainscan.rules.DEFAULT_MASK_THRESHOLD);
+2. remove connected components (8-connectivity) smaller than ``min_area_mm2`` (default
+   brainscan.rules.MIN_OUTLINE_AREA_MM2: below what a clinician would outline) or, when spacing is unknown,
+   ``min_area_px`` (default brainscan.rules.MIN_OUTLINE_AREA_PX);
 3. fill holes inside each remaining component (necrotic cores are part of the tumour outline).
 """
 
@@ -13,15 +13,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from brainscan.rules import DEFAULT_MASK_THRESHOLD, MIN_OUTLINE_AREA_MM2, MIN_OUTLINE_AREA_PX
+
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 def clean_mask(
     probability: np.ndarray,
-    threshold: float = 0.5,
+    threshold: float = DEFAULT_MASK_THRESHOLD,
     pixel_spacing_mm: tuple[float, float] | None = None,
-    min_area_mm2: float = 10.0,
-    min_area_px: int = 20,
+    min_area_mm2: float = MIN_OUTLINE_AREA_MM2,
+    min_area_px: int = MIN_OUTLINE_AREA_PX,
 ) -> np.ndarray:
     """Binary tumour mask from a probability map, after the three steps above."""
     mask = np.asarray(probability) >= threshold

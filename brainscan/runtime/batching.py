@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from brainscan.errors import InferenceError, ModelError
+from brainscan.rules import DEFAULT_MASK_THRESHOLD
 from brainscan.runtime.calibration import apply_temperature
 from brainscan.runtime.preprocess import preprocess_batch, preprocess_gray, smooth_batch, square_to_source
 
@@ -128,12 +129,12 @@ class BatchedSegmenter:
 
     size: int
     views: int = 1
-    mask_threshold: float = 0.5
+    mask_threshold: float = DEFAULT_MASK_THRESHOLD
 
     def _read_card(self, spec) -> None:
-        """Test-time views and the mask threshold from the card; one view and 0.5 without a card."""
+        """Test-time views and the mask threshold from the card; one view and the default threshold without a card."""
         self.views = spec.views if spec else 1
-        self.mask_threshold = spec.mask_threshold if spec else 0.5
+        self.mask_threshold = spec.mask_threshold if spec else DEFAULT_MASK_THRESHOLD
         if self.views not in SEGMENTER_VIEWS:
             raise ModelError(f"The segmenter card asks for {self.views} views; BrainScan reads 1, 2 or 8.")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brainscan.errors import ModelError
+from brainscan.rules import DEFAULT_MASK_THRESHOLD
 from brainscan.types import ModelInfo
 
 CLASSIFIER_CARD = "classifier_vgg16.json"
@@ -29,7 +30,7 @@ class ModelSpec:
     input_smoothing: float = 0.0
     tumour_threshold: float | None = None
     views: int = 1
-    mask_threshold: float = 0.5
+    mask_threshold: float = DEFAULT_MASK_THRESHOLD
     card: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -65,7 +66,7 @@ def read_spec(card_path: Path) -> ModelSpec:
             input_smoothing=float(card.get("inference", {}).get("input_smoothing_sigma", 0.0)),
             tumour_threshold=_optional_float(card.get("decision", {}).get("tumour_threshold")),
             views=int(card.get("inference", {}).get("views", 1)),
-            mask_threshold=float(card.get("postprocessing", {}).get("threshold", 0.5)),
+            mask_threshold=float(card.get("postprocessing", {}).get("threshold", DEFAULT_MASK_THRESHOLD)),
             card=card,
         )
     except FileNotFoundError as exc:

@@ -103,13 +103,13 @@ def pack_segmenter(run: Path, cache: Path, out: Path, empty_from: Path | None = 
 
 def notumor_training_slices(classifier_run: Path, size: int, limit: int = 0) -> np.ndarray:
     """The ``notumor`` slices of a classifier run's training split, preprocessed like the app at ``size``."""
+    from brainscan.rules import NOTUMOR_INDEX
     from brainscan.runtime.preprocess import preprocess_gray
     from brainscan.training.dataset import list_class_folders, read_image
-    from brainscan.types import CLASS_NAMES, NO_TUMOUR
 
     split = json.loads((classifier_run / "split.json").read_text())
     data = list_class_folders(Path(split["data"]))
-    chosen = [i for i in split["train"] if data.labels[i] == CLASS_NAMES.index(NO_TUMOUR)]
+    chosen = [i for i in split["train"] if data.labels[i] == NOTUMOR_INDEX]
     if limit:
         chosen = chosen[:: max(1, len(chosen) // limit)][:limit]
     return np.stack([preprocess_gray(read_image(data.paths[i]), size) for i in chosen]).astype(np.float32)

@@ -120,8 +120,8 @@ def bench(args: argparse.Namespace, variants: list[str]) -> dict:
 
 
 def bench_classifier(args: argparse.Namespace, variants: list[str], series: list) -> dict:
+    from brainscan.rules import tumour_threshold_of
     from brainscan.runtime.calibration import apply_temperature
-    from brainscan.runtime.decision import tumour_threshold_of
     from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.litert_classifier import LiteRTClassifier
     from brainscan.runtime.litert_runtime import LiteRTRunner

@@ -16,8 +16,8 @@ def evaluate_classifier(classifier, root: Path, batch_size: int = 32) -> dict:
     Raises:
         SeriesLoadError: when the folder is not laid out as one subfolder per class.
     """
+    from brainscan.rules import tumour_threshold_of
     from brainscan.runtime.calibration import apply_temperature
-    from brainscan.runtime.decision import tumour_threshold_of
     from brainscan.runtime.preprocess import preprocess_batch
     from brainscan.training.dataset import list_class_folders, read_image
 

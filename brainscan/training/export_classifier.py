@@ -4,8 +4,9 @@ Takes the run's best checkpoint (by validation accuracy) or a given weights file
 validation split, stores float16 weights without optimizer state, and writes the card with metrics, split and
 SHA-256. Shipped cards turn on the left-right flip average at inference (``inference`` in the card); the
 single-view validation numbers are recorded beside it. With ``--tumour-sensitivity`` (default 0.99) the card also
-sets the operating point (``decision``, see brainscan.runtime.decision): the threshold is chosen on the calibrated
-validation outputs, and a cross-validated estimate of what it does on unseen slices is recorded with it.
+sets the operating point (``decision``; the rule: brainscan.rules, the choice: brainscan.training.operating_point):
+the threshold is chosen on the calibrated validation outputs, and a cross-validated estimate of what it does on
+unseen slices is recorded with it.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def _operating_point(labels: np.ndarray, calibrated: np.ndarray, target: float) 
     """The card's ``decision`` entry: a P(tumour) threshold for ``target`` sensitivity (empty when target is 0)."""
     if not target:
         return {}
-    from brainscan.runtime.decision import choose_tumour_threshold, cross_validate_threshold
+    from brainscan.training.operating_point import choose_tumour_threshold, cross_validate_threshold
 
     return {
         "tumour_threshold": choose_tumour_threshold(labels, calibrated, target),
@@ -281,7 +282,8 @@ def _smoothing_sweep(classifier, batch, labels, target: float, sharp: np.ndarray
     temperature and operating point; the smaller sigma on ties), the sweep for the card (with a held-out
     estimate of choosing this way: choose on one stratified half of validation, measure on the other), and the
     raw validation probabilities at that sigma. Leaves ``classifier.input_smoothing`` at the chosen sigma."""
-    from brainscan.runtime.decision import choose_tumour_threshold, predicted_classes, stratified_halves
+    from brainscan.rules import predicted_classes
+    from brainscan.training.operating_point import choose_tumour_threshold, stratified_halves
 
     raw_by_sigma = {}
     for sigma in SMOOTHING_GRID:

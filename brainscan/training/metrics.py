@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from brainscan.rules import predicted_classes
 from brainscan.runtime.calibration import expected_calibration_error
-from brainscan.runtime.decision import predicted_classes, tumour_rates
+from brainscan.training.operating_point import tumour_rates
 from brainscan.types import CLASS_NAMES
 
 
 def classification_report(labels: np.ndarray, probabilities: np.ndarray, tumour_threshold: float | None = None) -> dict:
     """n, accuracy, per-class precision/recall/F1, confusion (rows = truth), tumour sens./spec., ECE.
 
-    Each slice is called by brainscan.runtime.decision (``tumour_threshold`` None: the most probable class);
+    Each slice is called by brainscan.rules (``tumour_threshold`` None: the most probable class);
     ECE measures the probabilities themselves, so the threshold does not change it.
     """
     labels = np.asarray(labels, dtype=np.int64)

@@ -16,17 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from brainscan.pipeline.assessability import head_fraction
-from brainscan.runtime.decision import predicted_classes
+from brainscan.rules import CLASS_NAMES, NOTUMOR_INDEX, predicted_classes
 from brainscan.runtime.familiarity import fit_feature_distance
 from brainscan.runtime.integrity import sha256_of
-from brainscan.types import CLASS_NAMES, NO_TUMOUR
 
 APPLICABILITY_FILE = "classifier_vgg16_applicability.npz"
 DISTANCE_QUANTILE = 99.5
 HEAD_QUANTILE = 1.0
 FIT_SAMPLE = 2500
 """Training slices per source (Training folder, volume pack) used to fit the feature statistics."""
-NOTUMOR = CLASS_NAMES.index(NO_TUMOUR)
+NOTUMOR = NOTUMOR_INDEX
 
 
 def _features(classifier, images: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:

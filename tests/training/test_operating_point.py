@@ -1,5 +1,5 @@
-"""The operating point (brainscan.runtime.decision): slice calls, threshold choice, its cross-validated estimate,
-and that evaluation, the model card and the analysis pipeline all follow it."""
+"""The operating point (brainscan.rules, brainscan.training.operating_point): slice calls, threshold choice, its
+cross-validated estimate, and that evaluation, the model card and the analysis pipeline all follow it."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from brainscan.runtime.decision import (
-    choose_tumour_threshold,
-    cross_validate_threshold,
-    predicted_classes,
-    tumour_threshold_of,
-)
+from brainscan.rules import predicted_classes, tumour_threshold_of
 from brainscan.runtime.spec import read_spec
 from brainscan.training.metrics import classification_report
+from brainscan.training.operating_point import choose_tumour_threshold, cross_validate_threshold
 from brainscan.types import SlicePrediction
 from tests.fakes import write_card
 

@@ -1,51 +1,23 @@
-"""Which class a slice is called: the operating point between a missed tumour and a false alarm.
+"""Choosing the operating point offline: the P(tumour) threshold a model card records (``decision``).
 
-Rule, shared by evaluation, the series verdict, the app and the report:
-
-* without a threshold (a model card with no ``decision``): the most probable class;
-* with the card's ``decision.tumour_threshold`` t: a slice is *tumour* when its calibrated
-  P(tumour) = 1 - P(notumor) is at least t, and is then called its most probable tumour type; otherwise it is
-  *notumor*.
-
-Why a threshold: a missed tumour costs far more than a second look at a healthy slice, and the most probable
-class is not the best trade-off for a model whose errors lean one way. t is chosen on the validation split as the
-highest value that still keeps tumour sensitivity at the target (``choose_tumour_threshold``), but never above
-0.5: the operating point may give up specificity for sensitivity, never the reverse; because choosing
-and measuring on the same slices flatters the result, ``cross_validate_threshold`` also reports what the rule
-achieves on slices it was not chosen on.
+The rule itself (how a slice is called for a given threshold) is brainscan.rules; here t is chosen on the
+validation split as the highest value that still keeps tumour sensitivity at the target
+(``choose_tumour_threshold``), but never above ``DEFAULT_TUMOUR_THRESHOLD``: the operating point may give up
+specificity for sensitivity, never the reverse. Because choosing and measuring on the same slices flatters the
+result, ``cross_validate_threshold`` also reports what the rule achieves on slices it was not chosen on.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from brainscan.types import CLASS_NAMES, NO_TUMOUR
-
-NOTUMOR_INDEX = CLASS_NAMES.index(NO_TUMOUR)
-DEFAULT_TUMOUR_THRESHOLD = 0.5
-"""Where the series verdict and the outline gate draw the line when a model card sets no threshold."""
-
-
-def predicted_classes(probabilities: np.ndarray, tumour_threshold: float | None = None) -> np.ndarray:
-    """Class index per row of an (n, 4) probability array, by the rule above."""
-    probs = np.asarray(probabilities, dtype=np.float64).reshape(-1, len(CLASS_NAMES))
-    if tumour_threshold is None:
-        return probs.argmax(axis=1)
-    tumour_only = probs.copy()
-    tumour_only[:, NOTUMOR_INDEX] = -np.inf
-    is_tumour = 1.0 - probs[:, NOTUMOR_INDEX] >= tumour_threshold
-    return np.where(is_tumour, tumour_only.argmax(axis=1), NOTUMOR_INDEX)
-
-
-def slice_threshold(tumour_threshold: float | None) -> float:
-    """The P(tumour) a slice needs to count as tumour-positive in the series verdict and the outline gate."""
-    return DEFAULT_TUMOUR_THRESHOLD if tumour_threshold is None else float(tumour_threshold)
-
-
-def tumour_threshold_of(model) -> float | None:
-    """The operating point a model's card sets (None for models without a card or without a ``decision``)."""
-    spec = getattr(model, "spec", None)
-    return None if spec is None else spec.tumour_threshold
+from brainscan.rules import (
+    CLASS_NAMES,
+    DEFAULT_TUMOUR_THRESHOLD,
+    NOTUMOR_INDEX,
+    predicted_classes,
+    tumour_probability,
+)
 
 
 def choose_tumour_threshold(labels: np.ndarray, probabilities: np.ndarray, min_sensitivity: float) -> float:
@@ -63,7 +35,7 @@ def choose_tumour_threshold(labels: np.ndarray, probabilities: np.ndarray, min_s
     if not 0.0 < min_sensitivity <= 1.0:
         raise ValueError(f"min_sensitivity must be in (0, 1], not {min_sensitivity}")
     labels = np.asarray(labels)
-    tumour_p = 1.0 - np.asarray(probabilities, dtype=np.float64)[:, NOTUMOR_INDEX]
+    tumour_p = tumour_probability(np.asarray(probabilities, dtype=np.float64))
     positives = np.sort(tumour_p[labels != NOTUMOR_INDEX])
     if len(positives) == 0:
         raise ValueError("choosing a tumour threshold needs tumour slices")
