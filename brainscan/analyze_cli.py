@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from brainscan.errors import BrainScanError
-from brainscan.presentation import verdict_line
+from brainscan.pipeline.progress import overall_fraction
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,31 +32,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--deidentify", action="store_true", help="remove patient name, ID, birth date and paths")
     parser.add_argument("--no-history", action="store_true", help="do not save the studies in the history")
-    parser.add_argument("--no-heatmaps", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument(
+        "--heatmaps",
+        action="store_true",
+        help="compute Grad-CAM heat maps for the key slices and show them in the PDF (where the classifier looked; "
+        "measured to rarely point at the tumour, see docs/heatmaps.md)",
+    )
+    parser.add_argument("--no-heatmaps", action="store_true", help=argparse.SUPPRESS)  # the default now; kept
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 class ProgressBar:
-    """A one-line progress bar with ETA on stderr; on a non-terminal it prints a line every 10%."""
+    """A one-line progress bar with ETA on stderr; on a non-terminal it prints a line every 10%.
 
-    def __init__(self, label: str, enabled: bool = True, stream=None):
-        self.label, self.enabled = label, enabled
+    ``n_slices`` maps analyze()'s phases onto one rising fraction (brainscan.pipeline.progress), so the bar keeps
+    moving while the outlines are drawn instead of standing at 100 % after classification.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, label: str, enabled: bool = True, stream=None, n_slices: int = 0):
+        self.label, self.enabled, self.n_slices = label, enabled, n_slices
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.last_decile = -1
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.drawn = False
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def __call__(self, done: int, total: int, message: str) -> None:
         if not self.enabled or total <= 0:
             return
-        fraction = min(1.0, done / total)
+        fraction = overall_fraction(done, total, self.n_slices or total)
+        self._show(fraction, message)
+
+    def finish(self, message: str = "done") -> None:
+        """Draw 100 % and end the line (the last step may have reported less, e.g. no tumour to outline)."""
+        if self.enabled and (self.drawn or not self.tty):
+            self._show(1.0, message)
+            if self.tty:
+                self.stream.write("\n")
+                self.stream.flush()
+
+    def _show(self, fraction: float, message: str) -> None:
         elapsed = time.perf_counter() - self.start
         eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
         if self.tty:
-            bar = "#" * int(fraction * 30)
-            self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:4.0%} ETA {eta:4.0f} s  {message[:40]:<40}")
-            if done >= total:
-                self.stream.write("\n")
+            bar = "#" * int(fraction * self.WIDTH)
+            self.stream.write(
+                f"\r{self.label} [{bar:<{self.WIDTH}}] {fraction:4.0%} ETA {eta:4.0f} s  {message[:40]:<40}"
+            )
+            self.drawn = True
         elif int(fraction * 10) > self.last_decile:
             self.last_decile = int(fraction * 10)
             self.stream.write(f"{self.label}: {fraction:.0%} ({message})\n")
@@ -100,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from brainscan.io.batch import scan_and_load
     from brainscan.pipeline.analyze import analyze
     from brainscan.pipeline.summary import result_to_dict, to_study_record
+    from brainscan.presentation import result_headline
     from brainscan.runtime.loading import load_shipped_models
 
     try:
@@ -130,21 +156,29 @@ def run(args: argparse.Namespace) -> int:
     outputs, failures = [], 0
     for number, volume in enumerate(volumes, start=1):
         label = f"{volume.info.description or 'series'} ({volume.n_slices} slices)"
+        bar = ProgressBar(label, enabled=not args.quiet, n_slices=volume.n_slices)
         try:
             result = analyze(
                 volume,
                 models.classifier,
                 models.segmenter,
-                on_progress=ProgressBar(label, enabled=not args.quiet),
-                explain=not args.no_heatmaps,
+                on_progress=bar,
+                explain=args.heatmaps and not args.no_heatmaps,
             )
+            bar.finish()
             if store is not None:
-                store.add(to_study_record(result))
+                store.save(to_study_record(result))
             followup = follow_up_from_history(store, result)
             if args.pdf:
                 from brainscan.reports import write_pdf
 
-                write_pdf(result, numbered(args.pdf, number), deidentify=args.deidentify, followup=followup)
+                write_pdf(
+                    result,
+                    numbered(args.pdf, number),
+                    deidentify=args.deidentify,
+                    followup=followup,
+                    heatmaps=args.heatmaps,
+                )
         except BrainScanError as exc:
             print(f"{label}: {exc}", file=sys.stderr)
             failures += 1
@@ -152,8 +186,10 @@ def run(args: argparse.Namespace) -> int:
         if args.dicom_out and not write_dicom_out(result, args.dicom_out, args.deidentify, followup, label):
             failures += 1
         outputs.append(result_to_dict(result, deidentify=args.deidentify))
-        v = result.verdict
-        print(f"{label}: {verdict_line(v)}" + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else ""))
+        head = result_headline(result)
+        print(f"{label}: {head.text}" + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else ""))
+        for caution in head.cautions:
+            print(f"  caution: {caution}")
         if followup is not None:
             print("  follow-up: " + "; ".join(followup.lines()[:2]))
     if args.json and outputs:

@@ -1,4 +1,5 @@
-"""What every output of an analysis shows the same way: disclaimer, study code, report header, slice images.
+"""What every output of an analysis shows the same way: the headline, disclaimer, study code, report header,
+slice images.
 
 A base-level module (it imports only brainscan.types and brainscan.render) so that both the pipeline's
 JSON/history summary (brainscan.pipeline.summary) and the PDF report (brainscan.reports) can use it without
@@ -12,11 +13,14 @@ study and series UIDs: the same study always gets the same code, and the code do
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from brainscan.render import compose, window_to_uint8
-from brainscan.types import AnalysisResult, SeriesVerdict
+from brainscan.types import CANNOT_ASSESS as CANNOT_ASSESS_LABEL
+from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED, AnalysisResult, SeriesVerdict
 
 DISCLAIMER = (
     "Decision support, not a diagnosis. BrainScan's models were trained on public MRI collections and can be "
@@ -67,11 +71,167 @@ def render_slice(result: AnalysisResult, index: int, opacity: float = 0.35, heat
     return compose(grey, seg.mask if seg else None, heatmap, opacity)
 
 
-def verdict_line(verdict: SeriesVerdict) -> str:
-    """One line for a terminal or a list: tumour, no tumour, or cannot assess with its reason."""
-    if not verdict.assessable:
-        return f"CANNOT ASSESS ({verdict.reason})"
-    p = verdict.tumour_probability
-    if verdict.tumour:
-        return f"TUMOUR ({verdict.label}, P(tumour) {p:.2f})"
-    return f"no tumour (P(tumour) {p:.2f})"
+# ---- the headline: the verdict with everything that changes how far it can be trusted ------------------------
+
+LABEL_NAMES = {
+    "glioma": "Glioma",
+    "meningioma": "Meningioma",
+    "notumor": "No tumour",
+    "pituitary": "Pituitary",
+    NOT_ASSESSED: "Not assessed",
+    CANNOT_ASSESS_LABEL: "Cannot assess",
+}
+TUMOUR_TYPES = tuple(name for name in CLASS_NAMES if name != NO_TUMOUR)
+SERIES_PROBABILITY = (
+    "P(tumour) of the series: the highest slice tumour probability (1 - P(no tumour)) that most of a few "
+    "neighbouring assessed slices reach (see the verdict rule)"
+)
+"""The one definition of the series tumour probability (the verdict's ``tumour_probability``) every output uses."""
+TYPE_PROBABILITIES = "Tumour type, given a tumour"
+"""What the class bars show: the tumour-type probabilities over the tumour-positive slices, among tumour types."""
+
+TUMOUR, NO_TUMOUR_FOUND, LIMITED, CANNOT_ASSESS = "tumour", "no_tumour", "limited", "cannot_assess"
+COLOURS = {TUMOUR: "#c62828", NO_TUMOUR_FOUND: "#2e7d32", LIMITED: "#b35c00", CANNOT_ASSESS: "#546e7a"}
+"""Headline colour per state: red, green, amber (a caution limits the verdict), blue-grey (no verdict)."""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The verdict as every output leads with it (screen, PDF page 1, JSON verdict object, history row).
+
+    ``state`` is TUMOUR, NO_TUMOUR_FOUND, LIMITED (a verdict with cautions that change how far it can be
+    trusted) or CANNOT_ASSESS (no verdict at all); ``cautions`` are those reasons, shown right under the title.
+    """
+
+    state: str
+    title: str
+    probability: str
+    cautions: tuple[str, ...] = ()
+
+    @property
+    def colour(self) -> str:
+        return COLOURS[self.state]
+
+    @property
+    def text(self) -> str:
+        """Title and probability on one line (the history row, the CLI, the JSON ``headline``)."""
+        return f"{self.title} ({self.probability})" if self.probability else self.title
+
+
+def headline(
+    tumour: bool,
+    label: str,
+    tumour_probability: float | None,
+    cautions: Sequence[str] = (),
+    cannot_assess: str = "",
+) -> Headline:
+    """The headline for a verdict; the one place its wording and colour are decided.
+
+    Args:
+        tumour, label, tumour_probability: the series verdict (brainscan.pipeline.verdict).
+        cautions: warnings that change how far the verdict can be trusted (``AnalysisResult.cautions``): with
+            any, the title says "Limited reliability" and the colour turns amber, whatever the verdict.
+        cannot_assess: why the series could not be assessed (empty when it could): the headline then says so
+            and shows no verdict and no probability.
+    """
+    cautions = tuple(dict.fromkeys(c for c in cautions if c))
+    if cannot_assess:
+        return Headline(CANNOT_ASSESS, "Cannot assess this series", "", (cannot_assess, *cautions))
+    probability = f"P(tumour) {tumour_probability:.2f}" if tumour_probability is not None else ""
+    finding = f"Tumour suspected: {LABEL_NAMES.get(label, label)}" if tumour else "No tumour found"
+    if cautions:
+        return Headline(LIMITED, f"Limited reliability. {finding}", probability, cautions)
+    return Headline(TUMOUR if tumour else NO_TUMOUR_FOUND, finding, probability)
+
+
+def cannot_assess_reason(verdict) -> str:
+    """Why a SeriesVerdict (or its JSON object) gives no verdict; empty when it gives one."""
+    if isinstance(verdict, Mapping):
+        if verdict.get("assessable", True):
+            return ""
+        return str(verdict.get("cannot_assess_reason") or TOO_FEW_ASSESSED)
+    if getattr(verdict, "assessable", True):
+        return ""
+    return str(getattr(verdict, "reason", "") or TOO_FEW_ASSESSED)
+
+
+TOO_FEW_ASSESSED = "Too few slices could be assessed."
+
+
+def result_headline(result: AnalysisResult) -> Headline:
+    """The headline of a fresh result (the PDF, and through the JSON the screen, CLI and history)."""
+    v = result.verdict
+    return headline(v.tumour, v.label, v.tumour_probability, result.cautions, cannot_assess_reason(v))
+
+
+def summary_headline(summary: Mapping) -> Headline:
+    """The headline of a result_to_dict() dict, fresh or stored in the history by an older BrainScan."""
+    v = summary["verdict"]
+    return headline(
+        bool(v.get("tumour")),
+        str(v.get("label", "")),
+        v.get("tumour_probability"),
+        v.get("cautions", ()),
+        cannot_assess_reason(v),
+    )
+
+
+def verdict_line(verdict: SeriesVerdict, cautions: Sequence[str] = ()) -> str:
+    """The headline of a bare SeriesVerdict as one line (a terminal, a list)."""
+    head = headline(verdict.tumour, verdict.label, verdict.tumour_probability, cautions, cannot_assess_reason(verdict))
+    return head.text
+
+
+def type_probabilities(probabilities: Mapping[str, float]) -> dict[str, float]:
+    """Tumour-type probabilities given a tumour, from the verdict's class probabilities ({} when it has none,
+    as for a series that cannot be assessed).
+
+    The verdict's class probabilities are P(tumour)-weighted means over the tumour-positive slices and still
+    hold some P(no tumour); dividing the tumour types by their sum gives the type distribution among tumour
+    types, which is what the class bars are for (whether there is a tumour at all is the headline's P(tumour)).
+    """
+    types = {name: max(float(probabilities.get(name, 0.0)), 0.0) for name in TUMOUR_TYPES}
+    total = sum(types.values())
+    if not probabilities or total <= 0:
+        return {}
+    return {name: p / total for name, p in types.items()}
+
+
+def summary_type_probabilities(summary: Mapping) -> dict[str, float]:
+    """``tumour_type_given_tumour`` of a result_to_dict() verdict (older stored results: from ``probabilities``)."""
+    v = summary["verdict"]
+    if "tumour_type_given_tumour" in v:
+        return dict(v["tumour_type_given_tumour"] or {})
+    return type_probabilities(v.get("probabilities") or {})
+
+
+HEATMAP_CAVEAT = (
+    "Heat maps show where the classifier looked, not where the tumour is: measured on expert-outlined slices, "
+    "their peak rarely falls on the tumour (docs/heatmaps.md)."
+)
+"""What the viewer, the menu and the report say about Grad-CAM heat maps (numbers: docs/heatmaps.md)."""
+
+
+# ---- why a slice has no outline -----------------------------------------------------------------------------
+
+OUTLINED, NOT_FOUND, NOT_GATED, NO_SEGMENTER = "outlined", "none_found", "not_gated", "no_segmenter"
+UNASSESSED = "not_assessed"
+OUTLINE_REASONS = {
+    OUTLINED: "",
+    UNASSESSED: "not outlined: the slice was not assessed",
+    NOT_FOUND: "no outline: the segmentation model found no tumour on this slice",
+    NOT_GATED: "not outlined: only slices with P(tumour) at or above the outline threshold in a tumour series are "
+    "outlined",
+    NO_SEGMENTER: "not outlined: no segmentation model is installed",
+}
+
+
+def outline_status(result: AnalysisResult, index: int) -> str:
+    """OUTLINED, NOT_FOUND (segmented, nothing found), NOT_GATED (never segmented), UNASSESSED or NO_SEGMENTER."""
+    if index in result.segmentations:
+        return OUTLINED
+    if any(p.index == index and not p.assessed for p in result.predictions):
+        return UNASSESSED
+    if result.segmented is None:
+        return NO_SEGMENTER if result.verdict.tumour else NOT_GATED
+    return NOT_FOUND if index in result.segmented else NOT_GATED

@@ -189,7 +189,10 @@ class AnalysisResult:
     """Everything one analysis of one series produced; the GUI, CLI, report and history all read this.
 
     ``segmentations`` holds only slices the gate let through (see brainscan.pipeline.analyze) whose cleaned
-    mask is not empty. ``heatmaps`` holds Grad-CAM maps in [0, 1] on the slice grid for the key slices.
+    mask is not empty; ``segmented`` lists every slice the segmenter ran on (None: no segmentation model), so
+    a slice without an outline can say why. ``heatmaps`` holds Grad-CAM maps in [0, 1] on the slice grid for
+    the key slices. ``cautions`` are the warnings that change how far the verdict can be trusted (every output
+    shows them in its headline, brainscan.presentation.headline); ``warnings`` are the others.
     """
 
     volume: Volume
@@ -205,6 +208,8 @@ class AnalysisResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     analysed_at: str = ""
     warnings: tuple[str, ...] = ()
+    cautions: tuple[str, ...] = ()
+    segmented: tuple[int, ...] | None = ()
 
     @property
     def info(self) -> SeriesInfo:

@@ -2,8 +2,9 @@
 
     python build_spec/smoke_check.py FROZEN.json --slices 24 [--reference KERAS.json] [--models-dir DIR]
 
-Structure: series (with the slice count), verdict (tumour bool, label among the 4 classes, probabilities over
-the 4 classes summing to 1), one entry per slice (same checks), a volume_ml key, and models whose SHA-256 is
+Structure: series (with the slice count), verdict (tumour bool, label among the 4 classes, tumour_probability in
+[0, 1], tumour_type_given_tumour over the 3 tumour types summing to 1), one entry per slice (probabilities over
+the 4 classes summing to 1), a volume_ml key, and models whose SHA-256 is
 the one in a model card (Keras weights or the LiteRT file named in the card). With ``--reference`` (the same
 series analysed by the development install with Keras) every probability must agree within ``--tolerance``
 (default 1e-4), and labels, verdict and the outlined slices must be the same; volumes are compared within 1 %.
@@ -19,11 +20,12 @@ import sys
 from pathlib import Path
 
 CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
+TUMOUR_TYPES = ("glioma", "meningioma", "pituitary")
 
 
-def check_probabilities(where: str, probs: dict, errors: list[str]) -> None:
-    if sorted(probs) != sorted(CLASSES):
-        errors.append(f"{where}: probabilities over {sorted(probs)}, expected {list(CLASSES)}")
+def check_probabilities(where: str, probs: dict, errors: list[str], classes: tuple[str, ...] = CLASSES) -> None:
+    if sorted(probs) != sorted(classes):
+        errors.append(f"{where}: probabilities over {sorted(probs)}, expected {list(classes)}")
         return
     if any(not (0.0 <= p <= 1.0) for p in probs.values()):
         errors.append(f"{where}: probability outside [0, 1]: {probs}")
@@ -44,7 +46,9 @@ def check_structure(result: dict, slices: int, models_dir: Path, errors: list[st
         errors.append(f"verdict.tumour is {verdict.get('tumour')!r}, not a bool")
     if verdict.get("label") not in CLASSES:
         errors.append(f"verdict.label {verdict.get('label')!r} is not one of {CLASSES}")
-    check_probabilities("verdict", verdict.get("probabilities", {}), errors)
+    check_probabilities("verdict", verdict.get("tumour_type_given_tumour", {}), errors, TUMOUR_TYPES)
+    if not isinstance(verdict.get("tumour_probability"), (int, float)) or not 0 <= verdict["tumour_probability"] <= 1:
+        errors.append(f"verdict.tumour_probability = {verdict.get('tumour_probability')!r}")
     if verdict.get("tumour") != (verdict.get("label") != "notumor"):
         errors.append(f"verdict.tumour {verdict.get('tumour')} contradicts label {verdict.get('label')}")
     if len(result["slices"]) != slices:
@@ -83,13 +87,18 @@ def compare(frozen: dict, reference: dict, tolerance: float, errors: list[str]) 
 
     def diff(where: str, a: dict, b: dict) -> None:
         nonlocal worst
-        for name in CLASSES:
+        for name in a:
             d = abs(a[name] - b[name])
             worst = max(worst, d)
             if d > tolerance:
                 errors.append(f"{where}: P({name}) frozen {a[name]:.6f} vs reference {b[name]:.6f} (diff {d:.2e})")
 
-    diff("verdict", frozen["verdict"]["probabilities"], reference["verdict"]["probabilities"])
+    diff("verdict", frozen["verdict"]["tumour_type_given_tumour"], reference["verdict"]["tumour_type_given_tumour"])
+    diff(
+        "verdict",
+        {"P(tumour)": frozen["verdict"]["tumour_probability"]},
+        {"P(tumour)": reference["verdict"]["tumour_probability"]},
+    )
     for key in ("tumour", "label"):
         if frozen["verdict"][key] != reference["verdict"][key]:
             errors.append(f"verdict.{key}: frozen {frozen['verdict'][key]} vs reference {reference['verdict'][key]}")

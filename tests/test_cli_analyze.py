@@ -31,7 +31,7 @@ def test_analyze_writes_json_and_history(tmp_path, fake_models, capsys):
     assert data["slices"][2]["tumour_area_mm2"] > 0 and data["volume_ml"] > 0
     assert {m["name"] for m in data["models"]} == {"fake-classifier", "fake-segmenter"}
     assert HistoryStore(default_history_path()).count() == 1
-    assert "TUMOUR" in capsys.readouterr().out
+    assert "Tumour suspected: Glioma (P(tumour) 0.97)" in capsys.readouterr().out
 
 
 def test_no_history_and_deidentify(tmp_path, fake_models):
@@ -76,3 +76,63 @@ def test_model_failure_exits_2_and_saves_nothing(tmp_path, monkeypatch, capsys):
     assert cli.main(["analyze", str(tmp_path / "study")]) == 2
     assert "failed on purpose" in capsys.readouterr().err
     assert HistoryStore(default_history_path()).count() == 0
+
+
+def test_progress_bar_draws_on_a_terminal_and_keeps_moving_while_outlining(tmp_path):
+    """`analyze` under a pseudo-terminal: the bar is drawn (\\r-updated) and reports the outlining step."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import textwrap
+
+    write_phantom_series(tmp_path / "study", n=8, lesion_slices=(3, 4, 5))
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from brainscan import cli
+        from brainscan.models import loading
+        from tests.fakes import FakeClassifier, FakeSegmenter
+        loading.load_shipped_models = lambda *a, **k: loading.LoadedModels(FakeClassifier(), FakeSegmenter())
+        sys.exit(cli.main(["analyze", {str(tmp_path / "study")!r}, "--no-history"]))
+        """
+    )
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=follower, stdout=follower, stderr=follower, env=env, cwd=os.getcwd()
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    out = b"".join(chunks).decode(errors="replace")
+    assert "\r" in out and "[" + "#" * 30 + "] 100%" in out  # drawn in place, finished
+    assert "Outlining slice" in out or "Outlined" in out  # the outlining step shows
+    assert "Tumour suspected: Glioma" in out
+
+
+def test_progress_bar_tty_test_reads_its_own_stream():
+    import io
+
+    from brainscan.analyze_cli import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    bar = ProgressBar("s", stream=terminal, n_slices=4)
+    bar(4, 4, "Classified slice 4 of 4")  # classification done: 70 %, not 100 %
+    bar(5, 6, "Outlined 1 of 2 tumour slices")
+    bar.finish()
+    text = terminal.getvalue()
+    assert " 70%" in text and " 85%" in text and "100%" in text and text.endswith("\n")

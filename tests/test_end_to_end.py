@@ -24,7 +24,8 @@ def test_real_models_analyse_a_generated_dicom_series(tmp_path):
     assert cli.main(["analyze", str(tmp_path / "series"), "--json", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
     assert data["verdict"]["label"] in CLASS_NAMES
-    assert sum(data["verdict"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert sum(data["verdict"]["tumour_type_given_tumour"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 <= data["verdict"]["tumour_probability"] <= 1.0
     assert len(data["slices"]) == 6
     for entry in data["slices"]:
         assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)

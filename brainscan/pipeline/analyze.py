@@ -177,7 +177,8 @@ def analyze(
                 models=tuple(models),
                 gate=gate,
                 timings_s=dict(timings),
-                warnings=("Preliminary: outlines, measurements and heat maps are still being computed.", *unlike),
+                warnings=("Preliminary: outlines, measurements and heat maps are still being computed.",),
+                cautions=tuple(unlike),
             )
         )
 
@@ -185,7 +186,7 @@ def analyze(
     key = list(verdict.key_slices) if (explain and verdict.assessable and hasattr(classifier, "explain")) else []
     total = n + (len(gated) if segmenter is not None else 0) + len(key)
     done = n
-    warnings: list[str] = list(unlike)
+    warnings: list[str] = []
 
     segmentations: dict[int, SegmentationResult] = {}
     start = time.perf_counter()
@@ -194,6 +195,7 @@ def analyze(
     else:
         for chunk in outline_batches(gated):
             check()
+            report(done, total, f"Outlining slice {done - n + 1} of {len(gated)}")
             maps = segmenter.predict([slices[i] for i in chunk], batch_size=SEGMENT_BATCH)
             if len(maps) != len(chunk):
                 raise InferenceError(f"The segmenter returned {len(maps)} maps for {len(chunk)} slices.")
@@ -247,4 +249,6 @@ def analyze(
         timings_s=timings,
         analysed_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         warnings=tuple(warnings),
+        cautions=tuple(unlike),
+        segmented=tuple(sorted(gated)) if segmenter is not None else None,
     )

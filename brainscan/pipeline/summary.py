@@ -12,7 +12,18 @@ import json
 
 from brainscan import __version__
 from brainscan.io.describe import describe_series
-from brainscan.presentation import DISCLAIMER, REMOVED, header_meta, render_slice, study_code
+from brainscan.presentation import (
+    DISCLAIMER,
+    OUTLINE_REASONS,
+    REMOVED,
+    SERIES_PROBABILITY,
+    header_meta,
+    outline_status,
+    render_slice,
+    result_headline,
+    study_code,
+    type_probabilities,
+)
 from brainscan.render import png_bytes
 from brainscan.types import CLASS_NAMES, AnalysisResult, StudyMeta, StudyRecord
 
@@ -27,25 +38,41 @@ __all__ = [
 ]
 
 
-def _scrub_paths(series: dict) -> dict:
+def _scrub(series: dict, code: str, source: str) -> dict:
+    """Paths and the series UID out of a described series (a UID can identify a study; image folders' UIDs
+    even hold the folder path): the study code takes the UID's place."""
     series = dict(series)
     series["source"] = REMOVED
+    series["series_uid"] = code
     series["skipped"] = [{"path": REMOVED, "reason": s["reason"]} for s in series["skipped"]]
+    series["warnings"] = [_scrub_text(w, source) for w in series["warnings"]]
     return series
 
 
+def _scrub_text(text: str, source: str) -> str:
+    return text.replace(source, REMOVED) if source else text
+
+
 def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
-    """The JSON written by ``brainscan analyze --json`` (also stored in the history)."""
+    """The JSON written by ``brainscan analyze --json`` (also stored in the history).
+
+    Slices are counted two ways: ``index`` and ``key_slices`` from 0 (array positions, for scripts), ``number``
+    and ``key_slice_numbers`` from 1 (as the screen and the PDF count). docs/analysis-json.md describes every
+    field.
+    """
     series = describe_series(result.info, result.volume)
+    source = str(result.info.source)
     if deidentify:
-        series = _scrub_paths(series)
+        series = _scrub(series, study_code(result), source)
     area_key = f"tumour_area_{result.area_unit}"
     slices = []
     for p in result.predictions:
         seg = result.segmentations.get(p.index)
+        status = outline_status(result, p.index)
         slices.append(
             {
                 "index": p.index,
+                "number": p.index + 1,
                 "label": p.label,
                 "assessed": p.assessed,
                 "not_assessed_reason": p.reason or None,
@@ -55,23 +82,31 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
                 else None,
                 area_key: round(seg.area, 3) if seg else 0.0,
                 "outlined": seg is not None,
+                "outline": status,
+                "outline_note": OUTLINE_REASONS[status],
                 "longest_diameter": round(seg.longest_diameter, 2) if seg and seg.longest_diameter else None,
             }
         )
     v = result.verdict
+    head = result_headline(result)
     return {
         "brainscan_version": __version__,
         "analysed_at": result.analysed_at,
         "study": header_meta(result, deidentify),
         "series": series,
         "verdict": {
+            "headline": head.text,
+            "assessment": head.state,
+            "cautions": [_scrub_text(c, source) if deidentify else c for c in result.cautions],
             "tumour": v.tumour,
             "label": v.label,
             "assessable": v.assessable,
             "cannot_assess_reason": v.reason or None,
             "tumour_probability": round(v.tumour_probability, 6) if v.tumour_probability is not None else None,
-            "probabilities": {k: round(x, 6) for k, x in v.probabilities.items()},
+            "tumour_probability_definition": SERIES_PROBABILITY,
+            "tumour_type_given_tumour": {k: round(x, 6) for k, x in type_probabilities(v.probabilities).items()},
             "key_slices": list(v.key_slices),
+            "key_slice_numbers": [k + 1 for k in v.key_slices],
             "assessed_slices": v.assessed_slices,
             "positive_slices": v.positive_slices,
             "rule": v.rule,
@@ -83,7 +118,7 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
         "longest_diameter_unit": "mm" if result.area_unit == "mm2" else "px",
         "segmentation_gate": result.gate,
         "models": [m.to_dict() for m in result.models],
-        "warnings": list(result.warnings),
+        "warnings": [_scrub_text(w, source) for w in result.warnings] if deidentify else list(result.warnings),
         "timings_s": {k: round(x, 3) for k, x in result.timings_s.items()},
         "disclaimer": DISCLAIMER,
     }
@@ -100,7 +135,7 @@ def to_study_record(result: AnalysisResult, thumbnail_side: int = 96) -> StudyRe
         verdict_label=result.verdict.label,
         tumour=result.verdict.tumour,
         tumour_probability=result.verdict.tumour_probability if result.verdict.assessable else None,
-        probabilities=dict(result.verdict.probabilities),
+        probabilities=type_probabilities(result.verdict.probabilities),
         meta=info.meta if isinstance(info.meta, StudyMeta) else StudyMeta(),
         volume_ml=result.volume_ml,
         longest_diameter_mm=result.longest_diameter if result.area_unit == "mm2" else None,

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 __all__ = ["write_dicom", "write_pdf"]
 
 
-def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False, followup=None) -> Path:
+def write_pdf(
+    result: AnalysisResult, path: Path, deidentify: bool = False, followup=None, heatmaps: bool = False
+) -> Path:
     """Write the PDF report of ``result`` to ``path`` and return ``path``.
 
     See brainscan.reports.pdf.write_pdf for the contents.
@@ -24,7 +26,7 @@ def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False, foll
     """
     from brainscan.reports.pdf import write_pdf as _write_pdf
 
-    return _write_pdf(result, path, deidentify=deidentify, followup=followup)
+    return _write_pdf(result, path, deidentify=deidentify, followup=followup, heatmaps=heatmaps)
 
 
 def write_dicom(result: AnalysisResult, folder: Path, deidentify: bool = False, followup=None):

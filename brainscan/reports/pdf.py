@@ -6,11 +6,12 @@ pull in Qt (the core never imports it; see tests/test_core_imports.py). fpdf2 wr
 copyable text (not a picture of a page), embeds the slice images as PNG, and needs nothing else.
 
 Contents, in order: title and disclaimer; patient/study header (or, de-identified, the study code in place
-of name, ID, birth date, accession number and institution); the series verdict with the calibrated
-probabilities of all four classes and the verdict rule; measurements (area per shown slice, volume,
-longest diameter); 3 to 6 slices with the tumour outline and, where one was computed, the Grad-CAM heat
-map beside it; the models (name, version, SHA-256 prefix, validation metrics); warnings; dates; and
-"Page x of y" on every page.
+of name, ID, birth date, accession number and institution); on page 1, the headline (the verdict as
+brainscan.presentation.headline words and colours it everywhere) with any caution that limits it right
+under it, the one series tumour probability, the tumour-type bars and the verdict rule; measurements (area
+per shown slice, or why a slice has no outline; volume, longest diameter); 3 to 6 slices with the tumour
+outline (and, on request, the Grad-CAM heat map beside it); the models (name, version, SHA-256 prefix,
+validation metrics); warnings; dates; and "Page x of y" on every page.
 
 Text uses the PDF core font Helvetica, which covers Latin-1 only. Every string passes through
 :func:`pdf_text`, which maps typographic punctuation to ASCII, strips accents it cannot show and replaces
@@ -36,9 +37,28 @@ from fpdf.enums import XPos, YPos
 
 from brainscan import __version__
 from brainscan.errors import ReportError
-from brainscan.presentation import DISCLAIMER, header_meta, render_slice
+from brainscan.presentation import (
+    CANNOT_ASSESS,
+    DISCLAIMER,
+    HEATMAP_CAVEAT,
+    LIMITED,
+    NO_SEGMENTER,
+    NO_TUMOUR_FOUND,
+    NOT_FOUND,
+    NOT_GATED,
+    OUTLINE_REASONS,
+    SERIES_PROBABILITY,
+    TUMOUR,
+    TYPE_PROBABILITIES,
+    UNASSESSED,
+    header_meta,
+    outline_status,
+    render_slice,
+    result_headline,
+    type_probabilities,
+)
 from brainscan.render import png_bytes
-from brainscan.types import CLASS_NAMES, NO_TUMOUR, AnalysisResult
+from brainscan.types import NO_TUMOUR, AnalysisResult
 
 log = logging.getLogger(__name__)
 
@@ -302,38 +322,57 @@ def _header_section(doc: _Document, result: AnalysisResult, deidentify: bool) ->
         )
 
 
+_HEADLINE_RGB = {
+    TUMOUR: (170, 20, 20),
+    NO_TUMOUR_FOUND: (20, 110, 40),
+    LIMITED: (150, 75, 0),
+    CANNOT_ASSESS: (70, 90, 100),
+}
+"""PDF versions of presentation.COLOURS (a shade darker, for print)."""
+_NO_OUTLINE = {NOT_FOUND: "none found", NOT_GATED: "not outlined", NO_SEGMENTER: "no model", UNASSESSED: "-"}
+"""Short forms of presentation.OUTLINE_REASONS for table cells; the full reasons follow the table."""
+
+
 def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
+    """The headline (brainscan.presentation.headline: the same wording and colour as the screen), its cautions
+    right under it, the one series P(tumour) and the tumour-type bars."""
     verdict = result.verdict
+    head = result_headline(result)
     doc.heading("Result")
     doc.set_font(FONT, "B", 13)
-    if not verdict.assessable:
-        doc.set_text_color(180, 90, 0)
-        doc.cell(0, 8, "CANNOT ASSESS - no verdict for this series", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        doc.set_text_color(0, 0, 0)
+    doc.set_text_color(*_HEADLINE_RGB[head.state])
+    doc.multi_cell(0, 6.5, pdf_text(head.title), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    doc.set_text_color(0, 0, 0)
+    if head.cautions:
+        doc.ln(0.5)
+        doc.set_fill_color(255, 236, 204)
+        doc.set_draw_color(200, 120, 30)
+        doc.set_font(FONT, "B", 9.5)
+        text = "\n".join(f"Caution: {c}" for c in head.cautions)
+        doc.multi_cell(
+            0, 4.6, pdf_text(text, keep_newlines=True), border=1, fill=True, padding=1.5, align="L",
+            new_x=XPos.LMARGIN, new_y=YPos.NEXT,
+        )  # fmt: skip
+        doc.ln(1)
+    if head.state == CANNOT_ASSESS:
         doc.paragraph(
-            f"Why: {verdict.reason}. Too few slices show enough of the head, carry usable signal or look like the "
-            "images the model learned from, so BrainScan gives no tumour probability rather than a guess. "
-            f"Rule: {verdict.rule}.",
-            size=10,
+            "Too few slices show enough of the head, carry usable signal or look like the images the model learned "
+            f"from, so BrainScan gives no tumour probability rather than a guess. Verdict rule: {verdict.rule}.",
+            size=8.5,
+            height=4.2,
         )
         return
-    if verdict.tumour:
-        doc.set_text_color(170, 20, 20)
-        text = f"Tumour: YES - type: {display_label(verdict.label)}"
-    else:
-        doc.set_text_color(20, 110, 40)
-        text = "Tumour: NO - no tumour found"
-    doc.cell(0, 8, pdf_text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    doc.set_text_color(0, 0, 0)
     doc.paragraph(f"Series tumour probability: {_percent(verdict.tumour_probability)}", size=10.5, style="B")
+    doc.paragraph(f"{SERIES_PROBABILITY}.", size=8.5, height=4.2)
     doc.ln(1)
     doc.set_font(FONT, "B", 9.5)
-    doc.cell(0, 5, "Calibrated class probabilities (series):", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    given = "" if verdict.tumour else " (no tumour was found: shown for completeness)"
+    doc.cell(0, 5, pdf_text(f"{TYPE_PROBABILITIES}{given}:"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     bar_x, bar_w = doc.l_margin + 58, 80
-    for name in CLASS_NAMES:
-        p = float(verdict.probabilities.get(name, 0.0))
+    types = type_probabilities(verdict.probabilities)
+    for name, p in types.items():
         y = doc.get_y()
-        bold = name == verdict.label
+        bold = verdict.tumour and name == verdict.label
         doc.set_font(FONT, "B" if bold else "", 9.5)
         doc.cell(36, 5, pdf_text(display_label(name)))
         doc.cell(20, 5, _percent(p), align="R")
@@ -341,16 +380,16 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
         doc.set_fill_color(235, 235, 235)
         doc.rect(bar_x, y + 1, bar_w, 3, style="DF")
         if p > 0:
-            doc.set_fill_color(*((190, 40, 40) if name != NO_TUMOUR else (40, 140, 60)))
+            doc.set_fill_color(*((190, 40, 40) if verdict.tumour else (150, 150, 150)))
             doc.rect(bar_x, y + 1, bar_w * min(max(p, 0.0), 1.0), 3, style="F")
         doc.set_xy(doc.l_margin, y + 5)
     doc.set_font(FONT, size=9.5)
     doc.ln(1.5)
     not_assessed = sum(not p.assessed for p in result.predictions)
     doc.paragraph(
-        f"Verdict rule: {verdict.rule}. A slice's tumour probability is 1 - P(no tumour); the series probability "
-        "is the level that most of a run of neighbouring slices reach, and the type is the tumour class with the "
-        f"highest probability over the tumour-positive slices. Outlines: {result.gate}. "
+        f"Verdict rule: {verdict.rule}. A slice's tumour probability is 1 - P(no tumour). The tumour type is the "
+        "tumour class with the highest probability over the tumour-positive slices; the bars above share out 100% "
+        f"among the three tumour types. Outlines: {result.gate}. "
         f"{verdict.assessed_slices} of {len(result.predictions)} slices were assessed"
         + (
             f"; {not_assessed} were not (too little head, no usable signal, or unlike the training images) and "
@@ -363,11 +402,16 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
     )
 
 
+def _slice_probabilities(result: AnalysisResult) -> dict[int, str]:
+    """Each slice's P(tumour) as shown, or "not assessed" (with no number) for a slice the model may not judge."""
+    return {p.index: _percent(p.tumour_probability) if p.assessed else "not assessed" for p in result.predictions}
+
+
 def _measurements_section(doc: _Document, result: AnalysisResult, shown: list[int]) -> None:
     n = result.volume.n_slices
     unit = _area_unit(result)
     length = _length_unit(result)
-    probabilities = {p.index: p.tumour_probability for p in result.predictions if p.assessed}
+    probabilities = _slice_probabilities(result)
     key = set(result.verdict.key_slices)
     doc.heading("Measurements")
     widths = (38, 30, 40, 42)
@@ -378,19 +422,30 @@ def _measurements_section(doc: _Document, result: AnalysisResult, shown: list[in
         doc.cell(w, 6, pdf_text(text), border=1, fill=True, align="C")
     doc.ln(6)
     doc.set_font(FONT, size=9)
+    missing: list[str] = []
     for index in shown:
         seg = result.segmentations.get(index)
         label = f"{index + 1} of {n}" + (" (key)" if index in key else "")
+        status = outline_status(result, index)
+        if not seg and status not in missing:
+            missing.append(status)
         cells = (
             label,
-            _percent(probabilities[index]) if index in probabilities else "not assessed",
-            f"{seg.area:.1f}" if seg else "0 (no outline)",
+            probabilities.get(index, "-"),
+            f"{seg.area:.1f}" if seg else _NO_OUTLINE[status],
             f"{seg.longest_diameter:.1f}" if seg and seg.longest_diameter is not None else "-",
         )
         doc.ensure(6)
         for w, text in zip(widths, cells, strict=True):
             doc.cell(w, 5.5, pdf_text(text), border=1, align="C")
         doc.ln(5.5)
+    for status in missing:
+        if status != UNASSESSED:
+            doc.paragraph(f"{_NO_OUTLINE[status]}: {OUTLINE_REASONS[status]}.", size=8, height=4)
+    reasons = {p.index: p.reason for p in result.predictions if not p.assessed}
+    for index in shown:
+        if index in reasons:
+            doc.paragraph(f"Slice {index + 1} not assessed: {reasons[index] or 'unlike the training images'}.", size=8)
     doc.ln(1.5)
     rows = [
         ("Tumour volume", _volume_text(result)),
@@ -417,21 +472,22 @@ def _image_fit(doc: _Document, rgb, x: float, y: float, box: float) -> None:
     doc.rect(x, y, box, box)
 
 
-def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int]) -> None:
+def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int], heatmaps: bool) -> None:
     n = result.volume.n_slices
     unit = _area_unit(result)
-    probabilities = {p.index: p.tumour_probability for p in result.predictions}
+    probabilities = _slice_probabilities(result)
     key = set(result.verdict.key_slices)
     main, small, gap = 50.0, 32.0, 3.0
     row_height = main + 13
     doc.ensure(row_height + 24)  # keep the heading with the first row of images
     doc.heading("Key slices")
-    doc.paragraph(
-        "Yellow line and red fill: the tumour outline. Beside a slice, where computed: the Grad-CAM heat map "
-        "(where the classifier looked; blue = little, red = most). Heat maps show attention, not tumour extent.",
-        size=8,
-        height=4,
-    )
+    legend = "Yellow line and red fill: the tumour outline."
+    if heatmaps:
+        legend += (
+            " Beside a slice, where computed: the Grad-CAM heat map (where the classifier looked; blue = little, "
+            f"red = most). {HEATMAP_CAVEAT}"
+        )
+    doc.paragraph(legend, size=8, height=4)
     doc.ln(1)
     column_width = doc.content_width / 2
     for start in range(0, len(shown), 2):
@@ -440,7 +496,7 @@ def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int]) ->
         for column, index in enumerate(shown[start : start + 2]):
             x = doc.l_margin + column * column_width
             _image_fit(doc, render_slice(result, index), x, top, main)
-            if index in result.heatmaps:
+            if heatmaps and index in result.heatmaps:
                 _image_fit(doc, render_slice(result, index, heat=True), x + main + gap, top, small)
                 doc.set_xy(x + main + gap, top + small + 0.5)
                 doc.set_font(FONT, size=7.5)
@@ -452,8 +508,8 @@ def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int]) ->
             doc.cell(column_width - 2, 4.5, pdf_text(f"Slice {index + 1} of {n} ({role})"))
             doc.set_xy(x, top + main + 5.5)
             doc.set_font(FONT, size=8.5)
-            area = f"{seg.area:.1f} {unit}" if seg else f"0 {unit} (no outline)"
-            text = f"Tumour area {area}; P(tumour) {_percent(probabilities.get(index, 0.0))}"
+            area = f"{seg.area:.1f} {unit}" if seg else _NO_OUTLINE[outline_status(result, index)]
+            text = f"Tumour area {area}; P(tumour) {probabilities.get(index, '-')}"
             doc.cell(column_width - 2, 4.5, pdf_text(text))
         doc.set_xy(doc.l_margin, top + row_height)
 
@@ -478,8 +534,8 @@ def _models_section(doc: _Document, result: AnalysisResult) -> None:
 
 
 def _warnings_section(doc: _Document, result: AnalysisResult, deidentify: bool) -> None:
-    warnings = list(result.warnings) + list(result.volume.warnings)
-    warnings = list(dict.fromkeys(warnings))
+    cautions = [f"{c} (limits the result: see page 1)" for c in result.cautions]
+    warnings = list(dict.fromkeys(cautions + list(result.warnings) + list(result.volume.warnings)))
     doc.heading("Warnings")
     if not warnings:
         doc.paragraph("None.")
@@ -491,9 +547,10 @@ def _warnings_section(doc: _Document, result: AnalysisResult, deidentify: bool) 
         doc.paragraph(f"- {warning}", size=9, height=4.4)
 
 
-def build_pdf(result: AnalysisResult, deidentify: bool = False, followup=None) -> bytes:
+def build_pdf(result: AnalysisResult, deidentify: bool = False, followup=None, heatmaps: bool = False) -> bytes:
     """The report as PDF bytes (see module docstring for its contents); ``followup`` (a
-    brainscan.followup.FollowUp) adds the comparison with the patient's previous study after the measurements."""
+    brainscan.followup.FollowUp) adds the comparison with the patient's previous study after the measurements;
+    ``heatmaps`` adds the Grad-CAM maps beside the key slices."""
     header = header_meta(result, deidentify)
     doc = _Document(f"BrainScan {__version__} - decision support, not a diagnosis - {header['study_code']}")
     doc.set_title(f"BrainScan report {header['study_code']}")
@@ -516,7 +573,7 @@ def build_pdf(result: AnalysisResult, deidentify: bool = False, followup=None) -
         from brainscan.reports.pdf_followup import followup_section
 
         followup_section(doc, followup)
-    _slices_section(doc, result, shown)
+    _slices_section(doc, result, shown, heatmaps)
     _models_section(doc, result)
     _warnings_section(doc, result, deidentify)
     doc.heading("Disclaimer")
@@ -524,7 +581,9 @@ def build_pdf(result: AnalysisResult, deidentify: bool = False, followup=None) -
     return bytes(doc.output())
 
 
-def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False, followup=None) -> Path:
+def write_pdf(
+    result: AnalysisResult, path: Path, deidentify: bool = False, followup=None, heatmaps: bool = False
+) -> Path:
     """Write the PDF report of ``result`` to ``path`` (replacing an existing file) and return ``path``.
 
     Args:
@@ -533,6 +592,7 @@ def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False, foll
         deidentify: leave out patient name, ID, birth date, accession number, institution and file paths;
             show the study code instead.
         followup: a brainscan.followup.FollowUp to compare with the patient's previous study, or None.
+        heatmaps: show the Grad-CAM heat maps beside the key slices (off by default: see HEATMAP_CAVEAT).
 
     Raises:
         ReportError: when the report cannot be built or the file cannot be written. Nothing is left at
@@ -540,7 +600,7 @@ def write_pdf(result: AnalysisResult, path: Path, deidentify: bool = False, foll
     """
     path = Path(path)
     try:
-        data = build_pdf(result, deidentify, followup=followup)
+        data = build_pdf(result, deidentify, followup=followup, heatmaps=heatmaps)
     except Exception as exc:  # any failure in layout or image encoding becomes one clinician-facing error
         raise ReportError(f"The PDF report could not be created: {exc}") from exc
     folder = path.parent if str(path.parent) else Path(".")

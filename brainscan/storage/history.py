@@ -49,6 +49,26 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+COLUMNS = (
+    "created_at", "source_path", "series_uid", "description", "patient_name", "patient_id", "patient_birth_date",
+    "study_date", "study_uid", "verdict_label", "tumour", "tumour_probability", "probabilities", "volume_ml",
+    "longest_diameter_mm", "models", "thumbnail_png", "result_json",
+)  # fmt: skip
+"""The columns a StudyRecord fills (every column but ``id``), in the order of ``_values``."""
+
+
+def _values(record: StudyRecord) -> tuple:
+    created = record.created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    # "cannot assess" has no probability; the column predates that verdict and is NOT NULL, so 0.0 is stored
+    # and read back as None (see to_record)
+    probability = float(record.tumour_probability) if record.tumour_probability is not None else 0.0
+    return (
+        created, record.source_path, record.series_uid, record.description,
+        record.meta.patient_name, record.meta.patient_id, record.meta.patient_birth_date,
+        record.meta.study_date, record.meta.study_uid, record.verdict_label, int(record.tumour),
+        probability, json.dumps(record.probabilities), record.volume_ml,
+        record.longest_diameter_mm, json.dumps(list(record.models)), record.thumbnail_png, record.result_json,
+    )  # fmt: skip
 
 
 class HistoryStore:
@@ -81,33 +101,43 @@ class HistoryStore:
             self._local.conn = None
 
     def add(self, record: StudyRecord) -> int:
-        """Insert a study in one transaction and return its id.
+        """Insert a study in one transaction and return its id (``save`` replaces an earlier analysis instead).
 
         Raises:
             StorageError: when the database cannot be written (disk full, locked, read-only).
         """
-        created = record.created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        # "cannot assess" has no probability; the column predates that verdict and is NOT NULL, so 0.0 is stored
-        # and read back as None (see _record)
-        probability = float(record.tumour_probability) if record.tumour_probability is not None else 0.0
-        row = (
-            created, record.source_path, record.series_uid, record.description,
-            record.meta.patient_name, record.meta.patient_id, record.meta.patient_birth_date,
-            record.meta.study_date, record.meta.study_uid, record.verdict_label, int(record.tumour),
-            probability, json.dumps(record.probabilities), record.volume_ml,
-            record.longest_diameter_mm, json.dumps(list(record.models)), record.thumbnail_png, record.result_json,
-        )  # fmt: skip
         try:
             conn = self._connection()
             with transaction(conn):
-                cursor = conn.execute(
-                    "INSERT INTO studies (created_at, source_path, series_uid, description, patient_name, "
-                    "patient_id, patient_birth_date, study_date, study_uid, verdict_label, tumour, "
-                    "tumour_probability, probabilities, volume_ml, longest_diameter_mm, models, thumbnail_png, "
-                    "result_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    row,
-                )
-            return int(cursor.lastrowid)
+                return self._insert(conn, record)
+        except sqlite3.Error as exc:
+            raise StorageError(f"The study could not be saved to the history ({exc}).") from exc
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, record: StudyRecord) -> int:
+        marks = ",".join("?" * len(COLUMNS))
+        cursor = conn.execute(f"INSERT INTO studies ({', '.join(COLUMNS)}) VALUES ({marks})", _values(record))
+        return int(cursor.lastrowid)
+
+    def save(self, record: StudyRecord) -> int:
+        """Store an analysis: a series analysed again (same series UID and source path) replaces its row and
+        keeps its id, so analysing again never lists one series twice; a new series gets a new row.
+
+        Raises:
+            StorageError: when the database cannot be written.
+        """
+        try:
+            conn = self._connection()
+            with transaction(conn):
+                found = conn.execute(
+                    "SELECT id FROM studies WHERE series_uid = ? AND source_path = ? ORDER BY id DESC LIMIT 1",
+                    (record.series_uid, record.source_path),
+                ).fetchone()
+                if found is None:
+                    return self._insert(conn, record)
+                assignments = ", ".join(f"{column} = ?" for column in COLUMNS)
+                conn.execute(f"UPDATE studies SET {assignments} WHERE id = ?", (*_values(record), found["id"]))
+                return int(found["id"])
         except sqlite3.Error as exc:
             raise StorageError(f"The study could not be saved to the history ({exc}).") from exc
 

@@ -10,8 +10,11 @@ from brainscan.errors import BrainScanError, ReportError
 from brainscan.ui import errors
 
 
-def export_report(parent: QWidget, result, folder: str, deidentify: bool, followup=None) -> Path | None:
-    """Save dialog, then the report; errors go to show_error. Returns the written path, or None."""
+def export_report(
+    parent: QWidget, result, folder: str, deidentify: bool, followup=None, heatmaps: bool = False
+) -> Path | None:
+    """Save dialog, then the report (with the heat maps when the viewer shows them); errors go to show_error.
+    Returns the written path, or None."""
     from brainscan.presentation import study_code
 
     suffix = "-deidentified" if deidentify else ""
@@ -26,7 +29,7 @@ def export_report(parent: QWidget, result, folder: str, deidentify: bool, follow
             from brainscan.reports import write_pdf
         except ImportError as exc:
             raise ReportError("PDF reports are not available in this version of BrainScan.") from exc
-        write_pdf(result, path, deidentify=deidentify, followup=followup)
+        write_pdf(result, path, deidentify=deidentify, followup=followup, heatmaps=heatmaps)
     except BrainScanError as exc:
         errors.show_error(parent, exc)
         return None

@@ -6,10 +6,11 @@ reads the store in the GUI thread: a bounded, indexed query (newest first, at mo
 
 from __future__ import annotations
 
+import json
 import logging
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -23,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from brainscan.presentation import Headline, headline, summary_headline
 from brainscan.types import StudyRecord
 from brainscan.ui import errors
-from brainscan.ui.result_panel import LABEL_NAMES
 from brainscan.ui.table_model import RowsTableModel
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,26 @@ class HistoryModel(RowsTableModel):
         self.search = ""
         self.tumour: bool | None = None
         self._rows: list[StudyRecord] = []
-        self._thumbs: dict[int, QPixmap] = {}
+        self._thumbs: dict[tuple, QPixmap] = {}
+        self._headlines: dict[tuple, Headline] = {}
 
     def refresh(self) -> None:
         self.beginResetModel()
         self._rows = self.store.list(search=self.search, tumour=self.tumour)
         self.endResetModel()
+
+    def headline(self, record: StudyRecord) -> Headline:
+        """The row's headline as the result panel and the PDF word it (cautions included), from its stored JSON."""
+        key = (record.id, record.created_at)
+        if key not in self._headlines:
+            try:
+                summary = json.loads(record.result_json or "{}")
+                self._headlines[key] = summary_headline(summary) if summary.get("verdict") else None
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self._headlines[key] = None
+            if self._headlines[key] is None:  # a row without a stored result: its columns alone
+                self._headlines[key] = headline(record.tumour, record.verdict_label, record.tumour_probability)
+        return self._headlines[key]
 
     def record(self, row: int) -> StudyRecord:
         return self._rows[row]
@@ -58,13 +73,14 @@ class HistoryModel(RowsTableModel):
     def _thumbnail(self, record: StudyRecord) -> QPixmap | None:
         if not record.thumbnail_png or record.id is None:
             return None
-        if record.id not in self._thumbs:
+        key = (record.id, record.created_at)  # an analysis done again keeps its id, not its thumbnail
+        if key not in self._thumbs:
             pixmap = QPixmap()
             pixmap.loadFromData(record.thumbnail_png, "PNG")
-            self._thumbs[record.id] = pixmap.scaled(
+            self._thumbs[key] = pixmap.scaled(
                 THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
-        return self._thumbs[record.id]
+        return self._thumbs[key]
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -73,6 +89,11 @@ class HistoryModel(RowsTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self._thumbnail(record)
+        if column == 4 and role == Qt.ItemDataRole.ForegroundRole:
+            return QColor(self.headline(record).colour)
+        if column == 4 and role == Qt.ItemDataRole.ToolTipRole:
+            head = self.headline(record)
+            return "\n".join([head.text, *head.cautions])
         if role == Qt.ItemDataRole.ToolTipRole:
             return record.source_path
         if role != Qt.ItemDataRole.DisplayRole:
@@ -85,12 +106,9 @@ class HistoryModel(RowsTableModel):
         if column == 3:
             return record.description
         if column == 4:
-            label = LABEL_NAMES.get(record.verdict_label, record.verdict_label)
-            if record.tumour_probability is None:
-                return "Cannot assess"
-            return f"Tumour: {label}" if record.tumour else "No tumour"
+            return self.headline(record).title
         if column == 5:
-            return "–" if record.tumour_probability is None else f"{record.tumour_probability:.2f}"
+            return f"{record.tumour_probability:.2f}" if record.tumour_probability is not None else "–"
         if column == 6:
             return f"{record.volume_ml:.2f}" if record.volume_ml is not None else ""
         return None

@@ -111,6 +111,8 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setCollapsible(0, False)  # a dragged splitter must never hide the images or the result
+        self.splitter.setCollapsible(1, False)
         self.setCentralWidget(self.splitter)
         self.history_dock = QDockWidget("Study history", self)
         self.history_dock.setObjectName("history")
@@ -177,8 +179,10 @@ class MainWindow(QMainWindow):
         add_recent(self.settings, str(first) if len(paths) == 1 else str(first.parent))
         self.busy = "open"
         self._opens_pending += 1
+        # one message at a time: the progress strip says what is running (a status message beside it gets cut)
+        self.statusBar().clearMessage()
         self.progress.start(f"Reading {first.name or first}…", cancellable=False, busy=True)
-        self.statusBar().showMessage(f"Reading {', '.join(str(p) for p in paths)}")
+        self.progress.setToolTip("Reading " + ", ".join(str(p) for p in paths))
         self._update_actions()
         self.worker.request_open(paths, prefer_series_uid)
 
@@ -233,8 +237,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.models_message)
             return
         self.busy = "analyze"
-        self.progress.start("Analysing…", cancellable=True)
-        self.statusBar().showMessage(f"Analysing {volume.n_slices} slices")
+        self.statusBar().clearMessage()
+        self.progress.start(f"Analysing {volume.n_slices} slices…", cancellable=True)
         self._update_actions()
         self.worker.request_analysis(volume)
 
@@ -285,9 +289,10 @@ class MainWindow(QMainWindow):
             return
         record, self.reopen_record = self.reopen_record, None
         self.volume, self.result = volume, None
-        self.view.set_volume(volume)
+        # the slider's range first: set_volume announces the middle slice, which an old, shorter range would clamp
         self.slider.set_slice_count(volume.n_slices)
         self.slider.set_marks([])
+        self.view.set_volume(volume)
         self.slider.setValue(self.view.index())
         self.view.setFocus()
         info = volume.info
@@ -316,7 +321,7 @@ class MainWindow(QMainWindow):
         self._placed_for = result.volume
         if result.verdict.key_slices:
             self.view.set_index(result.verdict.key_slices[0])
-        self.statusBar().showMessage("Verdict ready; outlining the tumour and computing heat maps...", 8000)
+        self.progress.label.setText("Verdict ready; outlining…")
         self.preliminary_shown.emit(result)
 
     def _on_outlined(self, volume, masks) -> None:
@@ -397,7 +402,9 @@ class MainWindow(QMainWindow):
         if self.result is None:
             self.statusBar().showMessage("Analyse a study first (F5): a report needs a fresh analysis.", 8000)
             return
-        path = export_report(self, self.result, self._last_folder(), deidentify, self.follow_up)
+        path = export_report(
+            self, self.result, self._last_folder(), deidentify, self.follow_up, heatmaps=self.view.heat_visible()
+        )
         if path is not None:
             self.statusBar().showMessage(f"Report written to {path}", 8000)
 

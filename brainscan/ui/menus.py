@@ -4,16 +4,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
-SHORTCUTS = """\
-Ctrl+O  open a folder          Ctrl+Shift+O  open files        Ctrl+E  export PDF report
-F5      analyse (again)        Esc           cancel analysis    Ctrl+H  show/hide history
-Wheel, Up/Down  previous/next slice    PageUp/PageDown  jump 10%    Home/End  first/last slice
-Ctrl+wheel, +/-  zoom    0  fit    left or middle drag  pan    right drag  window (width) / level
-1 / 2 / 3  brain / image default / full-range window    R  reset view
-M  tumour outline on/off    H  heat map on/off"""
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("Ctrl+O", "open a folder"),
+    ("Ctrl+Shift+O", "open files"),
+    ("Ctrl+E", "export PDF report"),
+    ("F5", "analyse (again)"),
+    ("Esc", "cancel analysis"),
+    ("Ctrl+H", "show/hide history"),
+    ("Wheel, Up/Down", "previous/next slice"),
+    ("PageUp/PageDown", "jump 10%"),
+    ("Home/End", "first/last slice"),
+    ("Ctrl+wheel, +/-", "zoom"),
+    ("0", "fit"),
+    ("Left or middle drag", "pan"),
+    ("Right drag", "window (width) / level"),
+    ("1 / 2 / 3", "brain / image default / full-range window"),
+    ("R", "reset view"),
+    ("M", "tumour outline on/off"),
+    ("H", "heat map on/off (where the classifier looked, not the tumour)"),
+)
+
+
+def shortcuts_html() -> str:
+    """SHORTCUTS as a two-column table whose cells never wrap, so no entry breaks in the middle."""
+    rows = "".join(
+        f"<tr><td style='white-space:pre; padding-right:14px'><b>{keys}</b></td>"
+        f"<td style='white-space:pre'>{action}</td></tr>"
+        for keys, action in SHORTCUTS
+    )
+    return f"<table cellspacing='2'>{rows}</table>"
 
 
 @dataclass
@@ -62,7 +85,11 @@ def build_menus(window) -> Menus:
 
     menu = bar.addMenu("&View")
     mask = _add(window, menu, "Tumour &outline\tM", view.set_mask_visible)
-    heat = _add(window, menu, "&Heat map\tH", view.set_heat_visible)
+    heat = _add(window, menu, "&Heat map (where the classifier looked)\tH", view.set_heat_visible)
+    from brainscan.presentation import HEATMAP_CAVEAT
+
+    heat.setToolTip(HEATMAP_CAVEAT)
+    heat.setStatusTip(HEATMAP_CAVEAT)
     mask.setCheckable(True)
     heat.setCheckable(True)
     menu.addSeparator()
@@ -83,10 +110,14 @@ def build_menus(window) -> Menus:
     return Menus(recent, export, export_deid, export_dicom, send_pacs, analyze, cancel, mask, heat)
 
 
+def shortcuts_box(parent: QWidget) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse", shortcuts_html(), parent=parent)
+    box.setTextFormat(Qt.TextFormat.RichText)
+    return box
+
+
 def show_shortcuts(parent: QWidget) -> None:
-    box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse", SHORTCUTS, parent=parent)
-    box.setStyleSheet("QLabel { font-family: monospace; }")
-    box.exec()
+    shortcuts_box(parent).exec()
 
 
 def show_about(parent: QWidget) -> None:

@@ -1,12 +1,19 @@
-"""ResultPanel: the verdict, calibrated probabilities, per-slice table, measurements and model versions.
+"""ResultPanel: the headline (verdict, P(tumour), cautions), tumour-type bars, per-slice table, measurements,
+model versions and the disclaimer.
 
 It reads the plain dict of brainscan.pipeline.summary.result_to_dict (the analyze JSON), so a fresh result
-and a study reopened from the history (its stored ``result_json``) are shown by the same code.
+and a study reopened from the history (its stored ``result_json``) are shown by the same code; the headline's
+wording and colour come from brainscan.presentation.summary_headline, as in the PDF, the JSON and the history.
+
+Layout: the headline stays at the top and the disclaimer at the bottom whatever the panel's height; everything
+between scrolls, and every part keeps its minimum size, so no splitter position or window size from 1024x700 up
+can squash the bars, the table or the text into each other.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -15,38 +22,39 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QProgressBar,
+    QScrollArea,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from brainscan.presentation import DISCLAIMER
-from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED
+from brainscan.presentation import (
+    DISCLAIMER,
+    LABEL_NAMES,
+    OUTLINE_REASONS,
+    SERIES_PROBABILITY,
+    TUMOUR_TYPES,
+    TYPE_PROBABILITIES,
+    summary_headline,
+    summary_type_probabilities,
+)
 from brainscan.ui.followup_view import FollowUpView
 from brainscan.ui.table_model import RowsTableModel
 
-LABEL_NAMES = {
-    "glioma": "Glioma",
-    "meningioma": "Meningioma",
-    "notumor": "No tumour",
-    "pituitary": "Pituitary",
-    NOT_ASSESSED: "Not assessed",
-}
+TABLE_ROWS_SHOWN = 6
+"""The per-slice table is never shorter than this many rows."""
+PLACEHOLDER_COLOUR = "palette(mid)"
 
 
 def tumour_slices(summary: dict) -> list[int]:
     """Indices of the slices the classifier called tumour (the slider marks)."""
-    return [s["index"] for s in summary.get("slices", []) if s.get("label") not in (NO_TUMOUR, NOT_ASSESSED)]
+    return [s["index"] for s in summary.get("slices", []) if s.get("label") in TUMOUR_TYPES]
 
 
 def verdict_line(summary: dict) -> str:
-    v = summary["verdict"]
-    p = v["tumour_probability"]
-    if v.get("assessable") is False:
-        return f"Cannot assess this series: {v.get('cannot_assess_reason') or 'too few slices can be judged'}"
-    if v["tumour"]:
-        return f"Tumour suspected: {LABEL_NAMES.get(v['label'], v['label'])} (P(tumour) {p:.2f})"
-    return f"No tumour found (P(tumour) {p:.2f})"
+    """The headline as one line: 'Tumour suspected: Meningioma (P(tumour) 0.99)'."""
+    return summary_headline(summary).text
 
 
 def header_line(study: dict) -> str:
@@ -78,21 +86,25 @@ class SliceTableModel(RowsTableModel):
         super().__init__(parent)
         self._rows: list[dict] = []
         self._area_key = "tumour_area_mm2"
-        self._unit = "mm²"
+        self._unit = ""
+        self._key: set[int] = set()
 
     def set_summary(self, summary: dict | None) -> None:
+        """Rows of a result_to_dict() dict; None empties the table (and the area unit, so a JPEG study's px²
+        never stays in the header of the next study)."""
         self.beginResetModel()
         self._rows = list(summary.get("slices", [])) if summary else []
-        if summary:
-            self._area_key = f"tumour_area_{summary.get('area_unit', 'mm2')}"
-            self._unit = _unit(summary)
+        self._key = set(summary["verdict"].get("key_slices", [])) if summary else set()
+        self._area_key = f"tumour_area_{summary.get('area_unit', 'mm2')}" if summary else "tumour_area_mm2"
+        self._unit = _unit(summary) if summary else ""
         self.endResetModel()
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
 
     def slice_index(self, row: int) -> int:
         return int(self._rows[row]["index"])
 
     def header_label(self, section: int) -> str:
-        return self.HEADERS[section] + (f" ({self._unit})" if section == 3 else "")
+        return self.HEADERS[section] + (f" ({self._unit})" if section == 3 and self._unit else "")
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -108,15 +120,25 @@ class SliceTableModel(RowsTableModel):
                 return f"{label}: {reason}" if reason else label
             if column == 2:
                 p = row.get("tumour_probability")
-                return "–" if p is None else f"{p:.2f}"
+                return f"{p:.2f}" if p is not None else "–"
             area = row.get(self._area_key) or 0.0
-            return f"{area:.1f}" if row.get("outlined") else ""
-        if role == Qt.ItemDataRole.ToolTipRole and column == 1 and row.get("not_assessed_reason"):
-            return f"Not assessed: {row['not_assessed_reason']}. This slice does not count towards the verdict."
-        if role == Qt.ItemDataRole.ForegroundRole and column == 1 and row["label"] == NOT_ASSESSED:
-            return Qt.GlobalColor.gray
-        if role == Qt.ItemDataRole.ForegroundRole and column == 1 and row["label"] != NO_TUMOUR:
+            if row.get("outlined"):
+                return f"{area:.1f}"
+            return "none found" if row.get("outline") == "none_found" else ""
+        if role == Qt.ItemDataRole.ToolTipRole and column in (1, 2) and row.get("assessed") is False:
+            return f"Not assessed: {row.get('not_assessed_reason') or 'unlike the training images'}"
+        if role == Qt.ItemDataRole.ToolTipRole and column == 3:
+            return row.get("outline_note") or OUTLINE_REASONS.get(row.get("outline", ""), "") or None
+        if role == Qt.ItemDataRole.FontRole and row["index"] in self._key:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0 and row["index"] in self._key:
+            return "Key slice: one of the most suspicious slices (bold)"
+        if role == Qt.ItemDataRole.ForegroundRole and column == 1 and row["label"] in TUMOUR_TYPES:
             return Qt.GlobalColor.red
+        if role == Qt.ItemDataRole.ForegroundRole and row.get("assessed") is False:
+            return Qt.GlobalColor.darkGray
         if role == Qt.ItemDataRole.TextAlignmentRole and column != 1:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -130,6 +152,14 @@ class AutoHideLabel(QLabel):
         self.setVisible(bool(text))
 
 
+def _label(selectable: bool = False, auto_hide: bool = False) -> QLabel:
+    label = AutoHideLabel() if auto_hide else QLabel()
+    label.setWordWrap(True)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
 class ResultPanel(QWidget):
     """Right-hand panel; emits ``slice_activated(index)`` when a table row is clicked."""
 
@@ -138,32 +168,37 @@ class ResultPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._summary: dict | None = None
-        self.header = QLabel()
-        self.header.setWordWrap(True)
-        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
+        self.header = _label(selectable=True)
+        self.verdict = _label(selectable=True)
         font = self.verdict.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
         font.setBold(True)
         self.verdict.setFont(font)
-        self.note = AutoHideLabel()
-        self.note.setWordWrap(True)
+        self.probability = _label(selectable=True)
+        self.probability.setToolTip(SERIES_PROBABILITY)
+        self.cautions = _label(selectable=True)
+        self.cautions.setStyleSheet("QLabel { color: #8a4600; font-weight: bold; }")
+        self.note = _label(auto_hide=True)
 
         self.bars: dict[str, QProgressBar] = {}
-        probs = QGroupBox("Calibrated probabilities (series)")
-        grid = QGridLayout(probs)
-        for row, name in enumerate(CLASS_NAMES):
+        self.types = QGroupBox(TYPE_PROBABILITIES)
+        self.types.setToolTip(
+            "Which tumour type the tumour-positive slices look most like (the three add up to 1). Whether there "
+            "is a tumour at all is P(tumour) in the headline."
+        )
+        grid = QGridLayout(self.types)
+        for row, name in enumerate(TUMOUR_TYPES):
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setFormat("–")
+            bar.setMinimumHeight(bar.fontMetrics().height() + 6)
+            bar.setMinimumWidth(120)
             grid.addWidget(QLabel(LABEL_NAMES[name]), row, 0)
             grid.addWidget(bar, row, 1)
             self.bars[name] = bar
+        grid.setColumnStretch(1, 1)
 
-        self.measurements = QLabel()
-        self.measurements.setWordWrap(True)
-        self.measurements.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.measurements = _label(selectable=True)
         self.followup = FollowUpView()
 
         self.table_model = SliceTableModel(self)
@@ -173,35 +208,77 @@ class ResultPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(120)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)  # "Meningioma" never cut
+        rows = self.table.verticalHeader().defaultSectionSize()
+        frame = 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(header.sizeHint().height() + TABLE_ROWS_SHOWN * rows + frame + 2)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.table.clicked.connect(lambda index: self.slice_activated.emit(self.table_model.slice_index(index.row())))
         self.table.activated.connect(lambda index: self.slice_activated.emit(self.table_model.slice_index(index.row())))
 
-        self.models = QLabel()
-        self.models.setWordWrap(True)
-        self.models.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warnings = AutoHideLabel()
-        self.warnings.setWordWrap(True)
+        self.models = _label(selectable=True)
+        self.warnings = _label(selectable=True, auto_hide=True)
         self.warnings.setStyleSheet("color: #b35c00;")
 
-        self.disclaimer = QLabel(DISCLAIMER)
-        self.disclaimer.setWordWrap(True)
+        self.disclaimer = _label()
+        self.disclaimer.setText(DISCLAIMER)
         self.disclaimer.setFrameShape(QFrame.Shape.StyledPanel)
         self.disclaimer.setStyleSheet("QLabel { background: #fff4d6; color: #5a4300; padding: 6px; }")
 
+        # headline: always visible at the top
+        self.headline = QFrame()
+        self.headline.setObjectName("headline")
+        top = QVBoxLayout(self.headline)
+        top.setContentsMargins(8, 6, 8, 6)
+        for widget in (self.header, self.verdict, self.probability, self.cautions, self.note):
+            top.addWidget(widget)
+
+        # details: scroll when the panel is short
+        details = QWidget()
+        middle = QVBoxLayout(details)
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.addWidget(self.types)
+        middle.addWidget(self.measurements)
+        middle.addWidget(self.followup)
+        middle.addWidget(self.table, 1)
+        middle.addWidget(self.models)
+        middle.addWidget(self.warnings)
+        self.details = QScrollArea()
+        self.details.setWidget(details)
+        self.details.setWidgetResizable(True)
+        self.details.setFrameShape(QFrame.Shape.NoFrame)
+        self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.details.setMinimumHeight(160)
+
         layout = QVBoxLayout(self)
-        layout.addWidget(self.header)
-        layout.addWidget(self.verdict)
-        layout.addWidget(self.note)
-        layout.addWidget(probs)
-        layout.addWidget(self.measurements)
-        layout.addWidget(self.followup)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.models)
-        layout.addWidget(self.warnings)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.details, 1)
         layout.addWidget(self.disclaimer)
         self.show_placeholder("No study open.")
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        """Tall enough for the headline (with its cautions, wrapped at the current width), the smallest details
+        view and the disclaimer: the window cannot squash them into each other, whatever the docks do."""
+        base = super().minimumSizeHint()
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        inner = max(self.width(), self.minimumWidth()) - margins.left() - margins.right()
+        need = (
+            margins.top()
+            + margins.bottom()
+            + 2 * layout.spacing()
+            + self.headline.heightForWidth(inner)
+            + self.details.minimumHeight()
+            + self.disclaimer.heightForWidth(inner)
+        )
+        return QSize(base.width(), max(base.height(), need))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # the wrapped headline's height depends on the width
 
     def summary(self) -> dict | None:
         return self._summary
@@ -209,16 +286,27 @@ class ResultPanel(QWidget):
     def verdict_text(self) -> str:
         return self.verdict.text()
 
+    def _set_headline(self, title: str, colour: str, probability: str = "", cautions=()) -> None:
+        self.verdict.setText(title)
+        self.verdict.setStyleSheet(f"color: {colour};")
+        self.probability.setText(probability)
+        self.probability.setVisible(bool(probability))
+        self.cautions.setText("\n".join(f"⚠ {c}" for c in cautions))
+        self.cautions.setVisible(bool(cautions))
+        border = colour if colour != PLACEHOLDER_COLOUR else "transparent"
+        self.headline.setStyleSheet(f"QFrame#headline {{ border-left: 5px solid {border}; }}")
+        self.updateGeometry()
+
     def show_placeholder(self, text: str, note: str = "") -> None:
         """No result: grey text, empty bars and table (the disclaimer stays)."""
         self._summary = None
         self.header.setText("")
-        self.verdict.setText(text)
-        self.verdict.setStyleSheet("color: palette(mid);")
+        self._set_headline(text, PLACEHOLDER_COLOUR)
         self.note.setText(note)
         for bar in self.bars.values():
             bar.setValue(0)
             bar.setFormat("–")
+        self.types.setEnabled(False)
         self.measurements.setText("")
         self.followup.show_followup(None)
         self.table_model.set_summary(None)
@@ -242,15 +330,18 @@ class ResultPanel(QWidget):
         """Show a result_to_dict() dict (a fresh result or a stored one)."""
         self._summary = summary
         self.header.setText(header_line(summary.get("study", {})))
-        v = summary["verdict"]
-        self.verdict.setText(verdict_line(summary))
-        colour = "#c62828" if v["tumour"] else ("#b35c00" if v.get("assessable") is False else "#2e7d32")
-        self.verdict.setStyleSheet(f"color: {colour};")
+        head = summary_headline(summary)
+        probability = f"{head.probability} for the series" if head.probability else ""
+        self._set_headline(head.title, head.colour, probability, head.cautions)
         self.note.setText(note)
+        v = summary["verdict"]
+        types = summary_type_probabilities(summary)
         for name, bar in self.bars.items():
-            p = float(v["probabilities"].get(name, 0.0))
+            p = float(types.get(name, 0.0))
             bar.setValue(round(p * 1000))
-            bar.setFormat(f"{p:.2f}")
+            bar.setFormat(f"{p:.2f}" if types else "–")
+        # the type bars mean something only when a tumour is suspected
+        self.types.setEnabled(bool(v.get("tumour")) and v.get("assessable", True))
         self.measurements.setText(self._measurement_text(summary))
         self.followup.show_followup(None)  # a fresh result's follow-up comes after it is saved (show_followup)
         self.table_model.set_summary(summary)
@@ -282,6 +373,13 @@ class ResultPanel(QWidget):
                 f"Outlined on {len(outlined)} slice(s); largest area {largest.get(area_key, 0.0):.1f} {unit} "
                 f"(slice {largest['index'] + 1})"
             )
+        if summary["verdict"].get("tumour"):
+            by_index = {s["index"]: s for s in summary.get("slices", [])}
+            for k in key:
+                row = by_index.get(k, {})
+                note = row.get("outline_note") or OUTLINE_REASONS.get(row.get("outline", ""), "")
+                if not row.get("outlined") and note:
+                    lines.append(f"Key slice {k + 1}: {note}")
         volume = summary.get("volume_ml")
         lines.append(f"Tumour volume: {volume:.2f} mL" if volume is not None else "Tumour volume: not available")
         diameter = summary.get("longest_diameter")

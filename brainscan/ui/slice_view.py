@@ -250,7 +250,11 @@ class SliceView(QWidget):
         if self._index in self._masks and self._show_mask:
             top.append("Tumour outline shown")
         if self._show_heat:
-            top.append("Heat map shown" if self._index in self._heatmaps else "No heat map on this slice")
+            top.append(
+                "Heat map: where the classifier looked, not the tumour"
+                if self._index in self._heatmaps
+                else "No heat map on this slice (key slices only)"
+            )
         bottom = [f"W {self._width:.0f}  L {self._center:.0f}", f"Zoom {self._zoom:.2f}x"]
         return top, bottom
 

@@ -32,27 +32,16 @@ from brainscan.errors import (
     SeriesLoadError,
     StorageError,
 )
+from brainscan.pipeline.progress import overall_fraction
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05
-CLASSIFY_SHARE = 0.7
 
 
 def overall_percent(done: int, total: int, n_slices: int) -> int:
-    """One rising percentage over analyze()'s phases.
-
-    analyze() first reports classification against ``total == n_slices``, then raises ``total`` once it knows
-    how many slices to outline and explain. Classification maps to 0-70 %, the later steps to 70-100 %, so the
-    bar never runs backwards.
-    """
-    if total <= 0 or n_slices <= 0:
-        return 0
-    if total <= n_slices:
-        fraction = CLASSIFY_SHARE * min(done, n_slices) / n_slices
-    else:
-        fraction = CLASSIFY_SHARE + (1 - CLASSIFY_SHARE) * max(done - n_slices, 0) / (total - n_slices)
-    return int(100 * min(fraction, 1.0))
+    """brainscan.pipeline.progress.overall_fraction as a whole percentage."""
+    return int(100 * overall_fraction(done, total, n_slices))
 
 
 class ProgressThrottle:
@@ -237,7 +226,7 @@ class AnalysisWorker(QObject):
 
         store = HistoryStore(self.history_path or default_history_path())
         try:
-            store.add(record)
+            store.save(record)
         finally:
             store.close()
 

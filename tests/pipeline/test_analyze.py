@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -105,14 +106,46 @@ def test_json_shape_and_deidentification(phantom):
     result = analyze(phantom, FakeClassifier(), FakeSegmenter())
     data = json.loads(json.dumps(result_to_dict(result)))
     assert data["verdict"]["tumour"] is True and data["verdict"]["label"] == "glioma"
-    assert sum(data["verdict"]["probabilities"].values()) == pytest.approx(1.0)
+    types = data["verdict"]["tumour_type_given_tumour"]
+    assert set(types) == {"glioma", "meningioma", "pituitary"} and sum(types.values()) == pytest.approx(1.0)
+    assert data["verdict"]["headline"] == "Tumour suspected: Glioma (P(tumour) 0.97)"
+    assert data["verdict"]["assessment"] == "tumour" and data["verdict"]["cautions"] == []
     assert len(data["slices"]) == 8 and data["slices"][4]["tumour_area_mm2"] > 0
     assert data["models"][0]["sha256"] == "f" * 64
     assert data["study"]["patient_name"] == "Doe^Jane"
     anonymous = json.dumps(result_to_dict(result, deidentify=True))
-    for secret in ("Doe", "P-001", "19700101", str(phantom.info.source)):
+    for secret in ("Doe", "P-001", "19700101", str(phantom.info.source), phantom.info.series_uid):
         assert secret not in anonymous
     assert study_code(result) in anonymous
+    assert result_to_dict(result, deidentify=True)["series"]["series_uid"] == study_code(result)
+
+
+def test_json_counts_slices_from_0_and_from_1(phantom):
+    data = result_to_dict(analyze(phantom, FakeClassifier(), FakeSegmenter()))
+    assert [s["number"] for s in data["slices"]] == [s["index"] + 1 for s in data["slices"]]
+    assert data["verdict"]["key_slice_numbers"] == [k + 1 for k in data["verdict"]["key_slices"]]
+
+
+def test_json_says_why_a_slice_has_no_outline(phantom):
+    class Blind(FakeSegmenter):
+        def predict(self, slices, batch_size=16):
+            return [np.zeros(np.shape(s), np.float32) for s in slices]
+
+    data = result_to_dict(analyze(phantom, FakeClassifier(), Blind()))
+    by_status = {s["index"]: s["outline"] for s in data["slices"]}
+    assert by_status[4] == "none_found" and by_status[0] == "not_gated"
+    assert "found no tumour" in data["slices"][4]["outline_note"]
+    no_model = result_to_dict(analyze(phantom, FakeClassifier(), None))
+    assert no_model["slices"][4]["outline"] == "no_segmenter"
+
+
+def test_applicability_warnings_are_cautions_in_the_headline(phantom):
+    thin = dataclasses.replace(phantom, slice_spacing_mm=1.0, pixels=np.repeat(phantom.pixels, 8, axis=0))
+    data = result_to_dict(analyze(thin, FakeClassifier(), FakeSegmenter()))
+    verdict = data["verdict"]
+    assert verdict["assessment"] == "limited" and verdict["headline"].startswith("Limited reliability. Tumour")
+    assert any("thin-slice 3D" in c for c in verdict["cautions"])
+    assert not any("thin-slice 3D" in w for w in data["warnings"])  # said once, in the headline
 
 
 def test_history_record_round_trip(phantom, tmp_path):

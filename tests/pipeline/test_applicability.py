@@ -35,8 +35,8 @@ def test_thin_slice_3d_volume_is_flagged_in_the_result(clinical):
     assert any("3D acquisition (64 slices 0.9 mm apart)" in w for w in applicability_warnings(volume))
     early = []
     result = analyze(volume, FakeClassifier(), FakeSegmenter(), on_verdict=early.append)
-    assert any("3D acquisition" in w for w in result.warnings)
-    assert any("3D acquisition" in w for w in early[0].warnings)  # shown with the first verdict already
+    assert any("3D acquisition" in w for w in result.cautions)  # a caution: it limits the verdict itself
+    assert any("3D acquisition" in w for w in early[0].cautions)  # shown with the first verdict already
     # few thin slices (a short stack) or thick slices are not a 3D volume
     assert applicability_warnings(as_3d(clinical, slices=20)) == []
     assert applicability_warnings(as_3d(clinical, spacing=5.0)) == []

@@ -19,7 +19,7 @@ from brainscan.presentation import DISCLAIMER, study_code
 from brainscan.reports import pdf as pdf_module
 from brainscan.reports import write_pdf
 from brainscan.reports.pdf import pdf_text, person_name, report_slices
-from brainscan.types import ModelInfo
+from brainscan.types import CANNOT_ASSESS, ModelInfo
 from tests.dicom_factory import phantom_slices, write_phantom_series
 from tests.fakes import FakeClassifier, FakeSegmenter
 
@@ -72,11 +72,13 @@ def test_report_has_verdict_probabilities_and_measurements(result, tmp_path):
     path = write_pdf(result, tmp_path / "report.pdf")
     assert path == tmp_path / "report.pdf" and path.read_bytes().startswith(b"%PDF")
     text = text_of(path)
-    assert "Tumour: YES - type: glioma" in text
+    assert "Tumour suspected: Glioma" in text
     assert "Series tumour probability: 97.0%" in text
-    for label, p in (("glioma", "90.0%"), ("meningioma", "5.0%"), ("no tumour", "3.0%"), ("pituitary", "2.0%")):
+    # the class bars are the tumour type given a tumour: the three types share 100%, no "no tumour" bar
+    assert "Tumour type, given a tumour:" in text
+    for label, p in (("glioma", "92.8%"), ("meningioma", "5.2%"), ("pituitary", "2.1%")):
         assert f"{label} {p}" in text
-    assert "notumor" not in text
+    assert "no tumour 3.0%" not in text and "notumor" not in text
     assert result.verdict.rule in text
     assert "Tumour area (mm²)" in text and f"{result.area_of(4):.1f}" in text
     assert f"Tumour volume {result.volume_ml:.2f} mL" in text
@@ -107,9 +109,12 @@ def test_key_slices_are_embedded_with_labels(result, tmp_path):
     assert sum(len(page.images) for page in reader.pages) >= 1
     shown = report_slices(result)
     assert 3 <= len(shown) <= 6
+    assert image_draws(reader) == len(shown)  # heat maps are off by default
     heat = sum(1 for i in shown if i in result.heatmaps)
     assert heat >= 1
-    assert image_draws(reader) == len(shown) + heat
+    with_heat, _ = pdf_pages(write_pdf(result, tmp_path / "heat.pdf", heatmaps=True))
+    assert image_draws(with_heat) == len(shown) + heat
+    assert "not where the tumour is" in text_of(tmp_path / "heat.pdf")
     text = text_of(path)
     n = result.volume.n_slices
     for index in shown:
@@ -126,7 +131,7 @@ def test_deidentified_report_has_study_code_not_identity(result, tmp_path):
     assert study_code(result) in text
     metadata = " ".join(str(v) for v in (reader.metadata or {}).values())
     assert "Doe" not in metadata and "Jane" not in metadata
-    assert "Tumour: YES" in text  # the clinical content stays
+    assert "Tumour suspected: Glioma" in text  # the clinical content stays
 
 
 def test_png_series_reports_pixels_and_no_volume(png_result, tmp_path):
@@ -197,3 +202,61 @@ def test_report_module_imports_neither_qt_tensorflow_nor_the_pipeline():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def page_one(path) -> str:
+    return " ".join(pdf_pages(path)[1][0].split())
+
+
+def test_one_series_probability_in_the_report(result, tmp_path):
+    text = text_of(write_pdf(result, tmp_path / "r.pdf"))
+    assert re.findall(r"Series tumour probability: [\d.]+%", text) == ["Series tumour probability: 97.0%"]
+    assert "neighbouring assessed slices reach" in text  # its one definition is printed with it
+
+
+def test_cautions_stand_on_page_one_next_to_the_verdict(result, tmp_path):
+    caution = "This looks like a thin-slice 3D acquisition: false tumour calls are likely."
+    cautious = dataclasses.replace(result, cautions=(caution,))
+    first = page_one(write_pdf(cautious, tmp_path / "c.pdf"))
+    verdict = first.index("Limited reliability. Tumour suspected: Glioma")
+    warning = first.index(f"Caution: {caution}")
+    probability = first.index("Series tumour probability")
+    assert verdict < warning < probability  # directly under the headline, before the numbers
+    plain = page_one(write_pdf(result, tmp_path / "plain.pdf"))
+    assert "Limited reliability" not in plain and "Caution:" not in plain
+
+
+def test_cannot_assess_verdict_shows_no_verdict_and_no_probability(result, tmp_path):
+    refused = dataclasses.replace(
+        result.verdict,
+        tumour=False,
+        label=CANNOT_ASSESS,
+        probabilities={},
+        tumour_probability=None,
+        assessable=False,
+        reason="only 1 of 8 slices could be assessed",
+    )
+    not_assessed = tuple(
+        dataclasses.replace(p, assessed=False, reason="little or no head in the image", probabilities=(0.0,) * 4)
+        for p in result.predictions
+    )
+    refused_result = dataclasses.replace(
+        result, verdict=refused, predictions=not_assessed, segmentations={}, segmented=()
+    )
+    first = page_one(write_pdf(refused_result, tmp_path / "n.pdf"))
+    assert "Cannot assess this series" in first
+    assert "Caution: only 1 of 8 slices could be assessed" in first
+    assert "Tumour suspected" not in first and "Series tumour probability" not in first
+    text = text_of(tmp_path / "n.pdf")
+    assert "not assessed" in text and "100.0%" not in text  # an unjudged slice shows no probability
+
+
+def test_key_slice_without_outline_says_why(result, tmp_path):
+    nothing_found = dataclasses.replace(result, segmentations={k: v for k, v in result.segmentations.items() if k != 4})
+    text = text_of(write_pdf(nothing_found, tmp_path / "r.pdf"))
+    assert "none found: no outline: the segmentation model found no tumour on this slice" in text
+    assert "Tumour area none found" in text
+    no_model = dataclasses.replace(result, segmentations={}, segmented=None)
+    text = text_of(write_pdf(no_model, tmp_path / "m.pdf"))
+    assert "no segmentation model is installed" in text
+    assert "(no outline)" not in text

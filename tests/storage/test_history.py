@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sqlite3
 import subprocess
@@ -142,3 +143,14 @@ def test_default_path_follows_brainscan_home(tmp_path, monkeypatch):
     assert default_history_path() == tmp_path / "portable" / "history.sqlite"
     HistoryStore(default_history_path()).add(record())
     assert (tmp_path / "portable" / "history.sqlite").exists()
+
+
+def test_save_replaces_the_same_series_and_keeps_its_id(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite")
+    first = store.save(record(created_at="2026-01-01T00:00:00"))
+    other = store.save(dataclasses.replace(record(), series_uid="1.2.999", created_at="2026-01-01T00:00:01"))
+    again = store.save(dataclasses.replace(record(), tumour_probability=0.5, created_at="2026-01-02T00:00:00"))
+    assert again == first and other != first and store.count() == 2
+    assert store.get(first).tumour_probability == 0.5 and store.get(first).created_at == "2026-01-02T00:00:00"
+    elsewhere = store.save(dataclasses.replace(record(), source_path="/another/copy"))
+    assert elsewhere not in (first, other) and store.count() == 3  # same UID from another folder: its own row

@@ -28,7 +28,8 @@ def test_saved_row_appears_with_thumbnail_and_filters(qtbot, make_window, phanto
     window = analysed_window(qtbot, make_window, phantom)
     model = window.history.model
     assert model.rowCount() == 1
-    assert model.data(model.index(0, 4)) == "Tumour: Glioma"
+    assert model.data(model.index(0, 4)) == "Tumour suspected: Glioma"
+    assert model.data(model.index(0, 4), Qt.ItemDataRole.ForegroundRole).name() == "#c62828"
     assert model.data(model.index(0, 2)) == "Doe Jane P-001"
     assert not model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole).isNull()
     window.history.filter.setCurrentIndex(2)  # "No tumour"
@@ -52,12 +53,34 @@ def test_double_click_reopens_from_source(qtbot, make_window, phantom, shown_err
     assert window.slider.marks() == (3, 4, 5)
     assert window.busy is None  # re-analysis is optional (F5)
     assert window.menus.analyze.isEnabled()
-    assert HistoryStore(window.history_path).count() == 1
+    store = HistoryStore(window.history_path)
+    (first,) = store.list()
     with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
         window.menus.analyze.trigger()  # F5: analyse again
     assert "Stored result" not in window.panel.note.text()
-    assert HistoryStore(window.history_path).count() == 2
+    (again,) = store.list()  # the new analysis replaced the row: one series, one row
+    assert again.id == first.id and again.result_json != first.result_json
+    assert window.history.model.rowCount() == 1
     assert not shown_errors
+
+
+def test_history_row_carries_the_headline_cautions(qtbot, make_window, phantom):
+    import json
+
+    window = analysed_window(qtbot, make_window, phantom)
+    store = HistoryStore(window.history_path)
+    (record,) = store.list()
+    summary = json.loads(record.result_json)
+    summary["verdict"]["cautions"] = ["Modality CT: the models were trained on MRI only."]
+    with store._connection() as conn:
+        conn.execute(
+            "UPDATE studies SET result_json = ?, created_at = 'x' WHERE id = ?", (json.dumps(summary), record.id)
+        )
+    window.history.refresh()
+    model = window.history.model
+    assert model.data(model.index(0, 4)) == "Limited reliability. Tumour suspected: Glioma"
+    assert "trained on MRI only" in model.data(model.index(0, 4), Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(0, 4), Qt.ItemDataRole.ForegroundRole).name() == "#b35c00"
 
 
 def test_reopen_shows_stored_summary_when_images_are_gone(qtbot, make_window, phantom):

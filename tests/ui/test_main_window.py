@@ -204,13 +204,17 @@ def test_export_pdf_calls_the_report_writer(qtbot, make_window, phantom, tmp_pat
     monkeypatch.setattr(
         brainscan.reports,
         "write_pdf",
-        lambda result, path, deidentify=False, followup=None: written.append((path, deidentify)),
+        lambda result, path, deidentify=False, followup=None, heatmaps=False: written.append(
+            (path, deidentify, heatmaps)
+        ),
     )
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "r.pdf"), "PDF (*.pdf)"))
     window = make_window()
     analyse(qtbot, window, phantom)
     window.menus.export_deidentified.trigger()
-    assert written == [(tmp_path / "r.pdf", True)]
+    window.view.set_heat_visible(True)  # the report shows heat maps only when the viewer does
+    window.menus.export.trigger()
+    assert written == [(tmp_path / "r.pdf", True, False), (tmp_path / "r.pdf", False, True)]
     assert not shown_errors
 
 
@@ -276,6 +280,8 @@ def test_verdict_shows_before_the_outlines_are_done(qtbot, make_window, phantom)
     assert early.args[0].verdict.tumour and early.args[0].segmentations == {}
     assert window.panel.verdict_text().startswith("Tumour suspected: Glioma")
     assert window.slider.marks() == (3, 4, 5)
+    # one message at a time: the progress strip says what runs, no status message is cut off beside it
+    assert window.progress.isVisible() and window.statusBar().currentMessage() == ""
     with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS) as final:
         release.set()
     assert sorted(final.args[0].segmentations) == [3, 4, 5]

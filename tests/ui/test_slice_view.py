@@ -89,7 +89,7 @@ def test_mask_and_heat_keys_toggle_overlays(qtbot, view, volume):
     assert not np.array_equal(with_mask, view.rendered_rgb())
     qtbot.keyClick(view, Qt.Key.Key_H)
     assert view.heat_visible()
-    assert "Heat map shown" in view.info_lines()[0]
+    assert "Heat map: where the classifier looked, not the tumour" in view.info_lines()[0]
 
 
 def test_window_level_changes_pixels(qtbot, view):

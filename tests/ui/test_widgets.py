@@ -79,3 +79,13 @@ def test_ui_import_does_not_load_tensorflow():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shortcut_help_is_a_table_whose_entries_never_wrap(qapp):
+    from brainscan.ui.menus import SHORTCUTS, shortcuts_box
+
+    box = shortcuts_box(None)
+    text = box.text()
+    assert text.count("<tr>") == len(SHORTCUTS) and text.count("white-space:pre") == 2 * len(SHORTCUTS)
+    for keys, action in SHORTCUTS:
+        assert f"<b>{keys}</b></td><td style='white-space:pre'>{action}</td>" in text
