@@ -49,8 +49,9 @@ def test_blank_series_cannot_be_assessed(tmp_path, overconfident_models, capsys)
     assert verdict["tumour_probability"] is None and "0 of 6" in verdict["cannot_assess_reason"]
     assert all(s["label"] == "not assessed" and "blank" in s["not_assessed_reason"] for s in data["slices"])
     assert data["volume_ml"] in (None, 0.0) and not any(s["outlined"] for s in data["slices"])
-    assert "CANNOT ASSESS" in capsys.readouterr().out
+    assert "Cannot assess this series" in capsys.readouterr().out
     text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
-    assert "CANNOT ASSESS" in text and "Tumour: YES" not in text
+    assert "Cannot assess this series" in text and "Tumour suspected" not in text
+    assert verdict["assessment"] == "cannot_assess" and verdict["headline"] == "Cannot assess this series"
     record = HistoryStore(default_history_path()).list()[0]
     assert record.verdict_label == "cannot assess" and record.tumour_probability is None and not record.tumour

@@ -91,7 +91,7 @@ def test_progress_bar_draws_on_a_terminal_and_keeps_moving_while_outlining(tmp_p
         f"""
         import sys
         from brainscan import cli
-        from brainscan.models import loading
+        from brainscan.runtime import loading
         from tests.fakes import FakeClassifier, FakeSegmenter
         loading.load_shipped_models = lambda *a, **k: loading.LoadedModels(FakeClassifier(), FakeSegmenter())
         sys.exit(cli.main(["analyze", {str(tmp_path / "study")!r}, "--no-history"]))

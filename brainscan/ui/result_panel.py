@@ -209,8 +209,10 @@ class ResultPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)  # "Meningioma" never cut
+        # numbers take what they need; the finding takes the rest ("Meningioma" fits; a long not-assessed
+        # reason is elided, in full in its tooltip), so the table never scrolls sideways
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         rows = self.table.verticalHeader().defaultSectionSize()
         frame = 2 * self.table.frameWidth()
         self.table.setMinimumHeight(header.sizeHint().height() + TABLE_ROWS_SHOWN * rows + frame + 2)

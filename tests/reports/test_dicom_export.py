@@ -96,7 +96,7 @@ def test_report_is_an_encapsulated_pdf_in_the_same_study(result, tmp_path):
     assert ds.StudyInstanceUID == "1.2.3.4" and ds.PatientID == "P-001" and ds.BurnedInAnnotation == "YES"
     document = bytes(ds.EncapsulatedDocument)[: int(ds.EncapsulatedDocumentLength)]
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
-    assert "BrainScan report" in text and "Tumour: YES" in text
+    assert "BrainScan report" in text and "Tumour suspected: Glioma" in text
     referenced = {str(item.ReferencedSOPInstanceUID) for item in ds.SourceInstanceSequence}
     assert referenced == {source_uid_of_slice(result, i) for i in range(result.volume.n_slices)}
     seg = pydicom.dcmread(written.seg)

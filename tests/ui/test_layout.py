@@ -136,5 +136,5 @@ def test_stored_cannot_assess_result_shows_its_reason_and_no_numbers(qtbot, make
     assert "only 1 of 8 slices could be assessed" in panel.cautions.text()
     assert not panel.probability.isVisible() and not panel.types.isEnabled()
     model = panel.table_model
-    assert model.data(model.index(0, 1)) == "Not assessed" and model.data(model.index(0, 2)) == "–"
+    assert model.data(model.index(0, 1)) == "Not assessed: little or no head" and model.data(model.index(0, 2)) == "–"
     assert "little or no head" in model.data(model.index(0, 2), Qt.ItemDataRole.ToolTipRole)
