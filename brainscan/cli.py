@@ -116,6 +116,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainscan.training.evaluation import evaluate_classifier
     from brainscan.training.metrics import format_report
 
+    if args.model == "heatmaps":
+        from brainscan.training.heatmap_evaluation import run as run_heatmaps
+
+        return run_heatmaps(args)
     try:
         requested = requested_runtime(args.runtime)
         if args.model == "series":
@@ -286,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate_series.add_argument("root", type=Path)
     evaluate_series.add_argument("--json", type=Path, help="write every series and the totals as JSON here")
+    from brainscan.training.heatmap_evaluation import add_arguments as add_heatmap_arguments
+
+    add_heatmap_arguments(
+        evaluate_sub.add_parser(
+            "heatmaps", help="do the Grad-CAM heat maps point at the tumour? (expert masks; needs TensorFlow)"
+        )
+    )
     for evaluate_parser in (evaluate_classifier, evaluate_segmenter, evaluate_series):
         evaluate_parser.add_argument(
             "--runtime",
