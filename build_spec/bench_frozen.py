@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     app = args.app.resolve()
     if not app.is_file():
-        raise SystemExit(f"{app} is missing; build it first (see the README)")
+        raise SystemExit(f"{app} is missing; build it first (see docs/building.md)")
 
     work = Path(tempfile.mkdtemp(prefix="brainscan-bench."))
     home, cwd = work / "home", work / "cwd"

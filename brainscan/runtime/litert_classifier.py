@@ -51,7 +51,7 @@ class LiteRTClassifier(BatchedClassifier):
 
     The block5_conv3 activations of the most recent ``ACTIVATION_CACHE`` slices are kept (keyed by a hash
     of the preprocessed input), so the Grad-CAM of a slice that was just classified costs no second forward
-    pass (about 70 ms a slice on 2 cores).
+    pass.
     """
 
     ACTIVATION_CACHE = 128  # 128 x (8 x 8 x 512 float32) = 16 MiB: a batch of 32 and its mirror, twice

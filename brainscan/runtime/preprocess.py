@@ -104,9 +104,8 @@ def smooth_batch(batch: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of each image in an (n, size, size, channels) batch, ``sigma`` in model pixels (0: none).
 
     Why: the classifier was trained only on images resampled (bilinear) by random rotation, zoom and shift,
-    so it never saw a slice as sharp as ``preprocess_slice`` makes it; on validation, sharp inputs cost the
-    shipped weights about 3 points of accuracy (model card: ``validation.without_input_smoothing`` and
-    ``inference.input_smoothing_sweep``).
+    so it never saw a slice as sharp as ``preprocess_slice`` makes it; what sharp inputs cost is in the
+    model card's keys ``validation.without_input_smoothing`` and ``inference.input_smoothing_sweep``.
     Zero padding outside the image, like the augmentation's fill.
     """
     batch = np.asarray(batch, dtype=np.float32)

@@ -49,8 +49,8 @@ def augment_segmentation_batch(
 def augment_classifier_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Numpy/Pillow version of ``augmenter`` for (n, h, w) slices in [0, 1], run on the host.
 
-    Why: on the JAX backend Keras' rotation/zoom/shift layers use a batched ``map_coordinates`` gather that
-    cost ~0.5 s per batch of 64 on the CPU and capped training on an H200 at ~150 slices/s. Same ranges:
+    Why: on the JAX backend Keras' rotation/zoom/shift layers use a batched ``map_coordinates`` gather slow
+    enough to cap GPU training (CHANGELOG.md, "Training on a lent GPU"). Same ranges:
     left-right flip (p 0.5), rotation +-0.03 turn, zoom 0.88-1.12, shift +-6 % per axis, contrast factor
     0.8-1.2 about the slice mean; one bilinear resampling with zeros outside.
     """

@@ -13,7 +13,7 @@ Needs TensorFlow (the converter); the app only needs ``ai_edge_litert`` to run t
   ~3e-4, over the bound. In float32 the U-Net (base 16) is ~8 MB.
 
 Both keep a dynamic batch dimension (faster than a fixed batch of 1 for batches with the LiteRT interpreter on
-CPU: see ``brainscan export litert`` in the README). ``verify_*`` runs the Keras model and the LiteRT
+CPU: see ``brainscan export litert`` in docs/training.md). ``verify_*`` runs the Keras model and the LiteRT
 interpreter on the same fixed inputs (seeded noise plus structured images) and raises ModelError when the
 largest absolute difference exceeds ``MAX_ABS_DIFF``.
 """

@@ -3,8 +3,8 @@
 Why this shape: VGG-style blocks match the classifier's design family; batch normalisation after each conv
 lets it train from scratch on a CPU in a few epochs; ``base`` filters 16 (0.1x the width of VGG16) keep one
 256x256 slice near 2.6 GFLOP per forward pass. Fully convolutional, so the input size is a training choice
-(``brainscan train segmenter --size``; the card records it): 128 px trained ~5x faster per slice than 256 px
-on the 2-core development CPU, and predictions are resized back to each slice's own grid.
+(``brainscan train segmenter --size``; the card's ``input_shape`` records it): smaller inputs train faster,
+and predictions are resized back to each slice's own grid.
 """
 
 from __future__ import annotations
