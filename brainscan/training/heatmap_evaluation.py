@@ -199,7 +199,7 @@ def evaluate_heatmaps(
     Raises:
         SeriesLoadError: when ``root`` does not have the segmentation set's layout.
     """
-    from brainscan.runtime.decision import predicted_classes
+    from brainscan.rules import predicted_classes
     from brainscan.training.segmentation_data import read_segmentation_set
 
     items = read_segmentation_set(Path(root))
