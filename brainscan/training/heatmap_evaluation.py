@@ -314,7 +314,7 @@ def run(args) -> int:
     """``brainscan evaluate heatmaps``: print the table, write the JSON and the figure on request."""
     from brainscan.config import models_dir
     from brainscan.errors import BrainScanError
-    from brainscan.runtime.keras_classifier import KerasClassifier
+    from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.spec import read_spec, shipped_classifier_spec
 
     try:
