@@ -269,8 +269,29 @@ def read_gray_image(path: Path) -> np.ndarray:
         return np.asarray(img.convert("L"), dtype=np.float32)
 
 
+def fit_to_canvas(pixels: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """A 2D image scaled to fit ``rows`` x ``columns`` with its aspect ratio kept, centred on a zero canvas.
+
+    For folders of images of mixed sizes (brainscan.io.scan.image_canvas): every slice is shown and analysed on
+    one grid. Area-averaging when shrinking, bilinear when enlarging, as the classifier's own preprocessing does.
+    """
+    height, width = pixels.shape
+    scale = min(rows / height, columns / width)
+    new_h, new_w = max(1, min(rows, round(height * scale))), max(1, min(columns, round(width * scale)))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    scaled = np.asarray(
+        Image.fromarray(pixels.astype(np.float32), mode="F").resize((new_w, new_h), resample=resample),
+        dtype=np.float32,
+    )
+    canvas = np.zeros((rows, columns), dtype=np.float32)
+    top, left = (rows - new_h) // 2, (columns - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = scaled
+    return canvas
+
+
 def load_images(info: SeriesInfo) -> Volume:
-    """Load a folder of 2D slices (already in natural file-name order); spacing is unknown."""
+    """Load a folder of 2D slices (already in natural file-name order); spacing is unknown. Slices of another
+    size than the series' are scaled to fit it (``fit_to_canvas``; the series carries the warning)."""
     slices: list[np.ndarray] = []
     used: list[Path] = []
     skipped: list[SkippedFile] = list(info.skipped)
@@ -284,8 +305,7 @@ def load_images(info: SeriesInfo) -> Volume:
             skipped.append(SkippedFile(path, f"image could not be decoded ({type(exc).__name__})"))
             continue
         if arr.shape != (info.rows, info.columns):
-            skipped.append(SkippedFile(path, "image size differs from the rest of the series"))
-            continue
+            arr = fit_to_canvas(arr, info.rows, info.columns)
         slices.append(arr)
         used.append(path)
     if not slices:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -182,28 +182,51 @@ def scan(paths: Iterable[Path | str]) -> list[SeriesInfo]:
                 warnings=tuple(warnings),
             )
         )
-    for (folder, (width, height)), members in image_groups.items():
-        sizes_here = sum(1 for (f, _) in image_groups if f == folder)
-        description = folder.name or str(folder)
-        if sizes_here > 1:
-            description = f"{description} ({height}x{width} images)"
+    found_at = {path: i for i, path in enumerate(files)}  # the walk's natural order, kept across image sizes
+    by_folder: dict[Path, list[tuple[Path, tuple[int, int]]]] = defaultdict(list)
+    for (folder, size), members in image_groups.items():
+        by_folder[folder] += [(path, size) for path in members]
+    for folder, members in by_folder.items():
+        (height, width), warnings = image_canvas([size for _, size in members])
         series.append(
             SeriesInfo(
                 kind="images",
-                series_uid=f"images:{folder}:{height}x{width}",
-                description=description,
+                series_uid=f"images:{folder}",
+                description=folder.name or str(folder),
                 modality="",
-                files=tuple(members),
+                files=tuple(sorted((path for path, _ in members), key=found_at.__getitem__)),
                 rows=height,
                 columns=width,
                 source=folder,
                 frames=len(members),
                 skipped=tuple(skipped),
+                warnings=tuple(warnings),
             )
         )
     if not series:
         raise SeriesLoadError(no_series_message(paths, skipped))
     return series
+
+
+def image_canvas(sizes: list[tuple[int, int]]) -> tuple[tuple[int, int], list[str]]:
+    """(rows, columns) that a folder of 2D images of ``sizes`` ((width, height) as PIL gives them) is shown and
+    analysed on, and the warning to give when sizes differ.
+
+    Why one series: the slices of one folder are one study, and each slice is brought to the model's input size
+    anyway; splitting the folder by image size (as before) offered several "series" and analysed only some of
+    its slices together. The canvas is the most common size (the larger one on a tie); images of other sizes are
+    scaled to fit it, keeping their aspect ratio (brainscan.io.load.fit_to_canvas).
+    """
+    counts = Counter(sizes)
+    width, height = max(counts, key=lambda size: (counts[size], size[0] * size[1]))
+    others = len(sizes) - counts[(width, height)]
+    if not others:
+        return (height, width), []
+    return (height, width), [
+        f"The images have {len(counts)} different sizes: {others} of {len(sizes)} were scaled to fit "
+        f"{height}x{width} pixels (aspect ratio kept) so the folder is analysed as one study; areas in pixels "
+        "refer to that grid."
+    ]
 
 
 def no_series_message(paths: list, skipped: list[SkippedFile]) -> str:

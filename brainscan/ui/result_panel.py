@@ -353,7 +353,8 @@ class ResultPanel(QWidget):
             if models
             else ""
         )
-        self.warnings.setText("\n".join(summary.get("warnings", [])))
+        series_warnings = summary.get("series", {}).get("warnings", [])
+        self.warnings.setText("\n".join(dict.fromkeys([*summary.get("warnings", []), *series_warnings])))
 
     def show_followup(self, followup) -> None:
         """The comparison with the patient's previous study (a brainscan.followup.FollowUp), or None to hide it."""

@@ -33,3 +33,20 @@ def test_one_series_per_folder(tmp_path):
         (tmp_path / sub).mkdir()
         Image.new("L", (8, 8), 5).save(tmp_path / sub / "x.jpg")
     assert sorted(s.description for s in scan([tmp_path])) == ["a", "b"]
+
+
+def test_a_folder_of_mixed_sizes_is_one_study(tmp_path):
+    """Slices of one folder are analysed together: images of other sizes are scaled onto the most common grid."""
+    for k in range(3):
+        Image.new("L", (32, 32), 100 + k).save(tmp_path / f"a{k}.jpg")
+    Image.new("L", (16, 16), 200).save(tmp_path / "a3.jpg")  # half the size: scaled up
+    Image.new("L", (64, 32), 250).save(tmp_path / "a4.png")  # wider: fitted, letterboxed
+    (info,) = scan([tmp_path])
+    assert info.slices == 5 and (info.rows, info.columns) == (32, 32) and info.series_uid == f"images:{tmp_path}"
+    assert any("2 of 5 were scaled to fit 32x32" in w for w in info.warnings)
+    volume = load(info)
+    assert volume.shape == (5, 32, 32) and [p.name for p in volume.slice_files][:2] == ["a0.jpg", "a1.jpg"]
+    assert np.allclose(volume.pixels[3], 200)  # 16 px -> 32 px fills the canvas
+    wide = volume.pixels[4]
+    assert np.allclose(wide[8:24], 250) and np.allclose(wide[:8], 0) and np.allclose(wide[24:], 0)
+    assert any("scaled to fit" in w for w in volume.warnings)

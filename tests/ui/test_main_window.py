@@ -313,3 +313,27 @@ def test_key_slice_outline_shows_before_the_series_is_done(qtbot, make_window, p
     assert sorted(final.args[0].segmentations) == [3, 4, 5]
     assert window.view.index() == 0  # the finished result does not pull the view back
     assert all(window.view.has_mask(i) for i in (3, 4, 5))
+
+
+def test_a_jpeg_folder_of_mixed_sizes_opens_as_one_study_without_a_chooser(qtbot, make_window, tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from brainscan.ui import series_picker
+    from tests.dicom_factory import phantom_slices
+
+    asked = []
+    monkeypatch.setattr(series_picker, "choose_series", lambda parent, series: asked.append(series))
+    folder = tmp_path / "jpegs"
+    folder.mkdir()
+    for k, pixels in enumerate(phantom_slices(6, shape=(64, 64), lesion_slices=(2, 3))):
+        size = 64 if k % 2 == 0 else 48  # every other slice smaller, as in a folder gathered from several sources
+        image = Image.fromarray((pixels // 8).clip(0, 255).astype(np.uint8)).resize((size, size))
+        image.save(folder / f"slice{k}.png")
+    window = make_window()
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS) as done:
+        window.open_paths([folder])
+    assert not asked  # no chooser
+    result = done.args[0]
+    assert result.volume.n_slices == 6 and len(result.predictions) == 6
+    assert "scaled to fit 64x64" in window.panel.warnings.text()
