@@ -1,4 +1,5 @@
-"""The shipped models as the app loads them (runtime "auto"), or a skip that says why they cannot run here."""
+"""The shipped models as the app loads them (runtime "auto"); a missing card fails (the cards are in git), a
+missing runtime skips with the reason."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from brainscan.runtime.spec import CLASSIFIER_CARD, ModelSpec, read_spec
 
 
 def shipped_spec(card_name: str) -> ModelSpec:
-    """The shipped card, or a skip when it is absent; also a skip when neither runtime can run it here."""
+    """The shipped card; a failure when it is absent (cards are committed), a skip when neither runtime can run
+    it here."""
     card = models_dir() / card_name
     if not card.exists():
-        pytest.skip(f"no {card_name} is shipped")
+        pytest.fail(f"{card} is missing: the model cards are committed with the code")
     spec = read_spec(card)
     if choose_runtime("auto", spec) == "keras" and find_spec("tensorflow") is None:
         pytest.skip(

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_real_models_analyse_a_generated_dicom_series(tmp_path):
     card = models_dir() / CLASSIFIER_CARD
-    shipped_spec(CLASSIFIER_CARD)  # skips when absent or not runnable here
+    shipped_spec(CLASSIFIER_CARD)  # fails when absent, skips when no runtime can run it here
     write_phantom_series(tmp_path / "series", n=6, shape=(128, 128), lesion_slices=(2, 3), radius=12)
     out = tmp_path / "result.json"
     assert cli.main(["analyze", str(tmp_path / "series"), "--json", str(out), "--quiet"]) == 0

@@ -1,7 +1,7 @@
 """Warnings for series unlike the data the models learned from.
 
 Why: both models were trained on single 2D clinical MRI slices (figshare T1c slices are 6 mm thick; the
-classification set holds 2D JPEG slices). On a thin-slice 3D volume such as the SAG-anon MPRAGE the interim
+classification set holds 2D JPEG slices). On a thin-slice 3D volume such as the SAG-anon MPRAGE the shipped
 classifier calls tumour on many normal slices, so the clinician must be told the result is out of its depth.
 """
 

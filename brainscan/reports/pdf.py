@@ -13,10 +13,12 @@ per shown slice, or why a slice has no outline; volume, longest diameter); 3 to 
 outline (and, on request, the Grad-CAM heat map beside it); the models (name, version, SHA-256 prefix,
 validation metrics); warnings; dates; and "Page x of y" on every page.
 
-Text uses the PDF core font Helvetica, which covers Latin-1 only. Every string passes through
-:func:`pdf_text`, which maps typographic punctuation to ASCII, strips accents it cannot show and replaces
-any other character with "?", so no name (DICOM names may hold any script) can make the report fail.
-DICOM person names are shown with their ``^`` separators as spaces.
+Text uses DejaVu Sans (resources/fonts, embedded as a subset), which covers Latin, Greek and Cyrillic
+scripts, so names such as "Ő", "Ψ" or "Ж" print as written. Every string passes through :func:`pdf_text`,
+which maps typographic punctuation to ASCII, strips accents the font cannot show and replaces any other
+character (CJK, and right-to-left scripts, which would need text shaping) with "?", so no name (DICOM names
+may hold any script) can make the report fail. DICOM person names are shown with their ``^`` separators as
+spaces.
 
 The file is written atomically: the PDF is built in memory, written to a temporary file in the target
 folder and moved over ``path`` with ``os.replace``; on any failure no partial file is left behind.
@@ -25,6 +27,7 @@ folder and moved over ``path`` with ``os.replace``; on any failure no partial fi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import logging
 import os
@@ -36,6 +39,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from brainscan import __version__
+from brainscan.config import resources_dir
 from brainscan.errors import ReportError
 from brainscan.presentation import (
     CANNOT_ASSESS,
@@ -62,7 +66,9 @@ from brainscan.types import NO_TUMOUR, AnalysisResult
 
 log = logging.getLogger(__name__)
 
-FONT = "Helvetica"
+FONT = "DejaVuSans"
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+"""The report's font by style, in resources/fonts (with its licence)."""
 MIN_SLICES = 3
 MAX_SLICES = 6
 IMAGE_MAX_SIDE = 384  # pixels per embedded slice image (about 200 dpi at the printed size)
@@ -94,11 +100,36 @@ _PUNCTUATION = {
 }
 
 
-def pdf_text(text: object, keep_newlines: bool = False) -> str:
-    """``text`` as a string the core PDF fonts can draw (Latin-1), never raising.
+def font_path(style: str = "") -> Path:
+    return resources_dir() / "fonts" / FONT_FILES[style]
 
-    Latin-1 characters (including e.g. "Ø", "æ", "é", "µ", "²") are kept; typographic punctuation becomes
-    ASCII; other accented letters lose their accent ("ő" -> "o"); anything else becomes "?". Control
+
+@functools.lru_cache(maxsize=1)
+def _font_characters() -> frozenset[int]:
+    """Code points every style of the report font has a glyph for (empty when the font files are missing)."""
+    from fontTools.ttLib import TTFont
+
+    covered = None
+    for style in FONT_FILES:
+        try:
+            with TTFont(font_path(style), lazy=True) as font:
+                cmap = set(font.getBestCmap())
+        except OSError:
+            return frozenset()
+        covered = cmap if covered is None else covered & cmap
+    return frozenset(covered or ())
+
+
+def _drawable(ch: str) -> bool:
+    """Whether the report font draws ``ch`` correctly without text shaping (no right-to-left scripts)."""
+    return ord(ch) in _font_characters() and unicodedata.bidirectional(ch) not in ("R", "AL", "AN")
+
+
+def pdf_text(text: object, keep_newlines: bool = False) -> str:
+    """``text`` as a string the report font can draw, never raising.
+
+    Characters the font has (Latin, Greek, Cyrillic, e.g. "Ø", "ő", "Ψ", "Ж", "µ", "²") are kept; typographic
+    punctuation becomes ASCII; other accented letters lose their accent; anything else becomes "?". Control
     characters become spaces (newlines too, unless ``keep_newlines``).
     """
     out = []
@@ -109,11 +140,11 @@ def pdf_text(text: object, keep_newlines: bool = False) -> str:
             out.append(_PUNCTUATION[ch])
         elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             out.append(" ")
-        elif ord(ch) < 256:
+        elif _drawable(ch):
             out.append(ch)
         else:
             base = "".join(
-                c for c in unicodedata.normalize("NFKD", ch) if ord(c) < 256 and not unicodedata.combining(c)
+                c for c in unicodedata.normalize("NFKD", ch) if _drawable(c) and not unicodedata.combining(c)
             )
             out.append(base if base.strip() else UNSHOWN)
     return "".join(out)
@@ -220,6 +251,10 @@ class _Document(FPDF):
 
     def __init__(self, footer_note: str):
         super().__init__(orientation="P", unit="mm", format="A4")
+        for style in FONT_FILES:
+            if not font_path(style).is_file():
+                raise ReportError(f"The report font {font_path(style)} is missing; reinstall BrainScan.")
+            self.add_font(FONT, style, font_path(style))
         self.footer_note = footer_note
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(auto=True, margin=18)

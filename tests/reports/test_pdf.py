@@ -260,3 +260,13 @@ def test_key_slice_without_outline_says_why(result, tmp_path):
     text = text_of(write_pdf(no_model, tmp_path / "m.pdf"))
     assert "no segmentation model is installed" in text
     assert "(no outline)" not in text
+
+
+def test_names_in_latin_greek_and_cyrillic_print_as_written(result, tmp_path):
+    odd = with_patient_name(result, "Kovács^Ődön=Ψαρρός^Ждан")
+    assert person_name("Kovács^Ődön Ψαρρός Ждан") == "Kovács Ődön Ψαρρός Ждан"
+    name = pdf_text(person_name("Kovács^Ődön Ψαρρός^Ждан"))
+    assert name == "Kovács Ődön Ψαρρός Ждан"
+    text = text_of(write_pdf(odd, tmp_path / "greek.pdf"))
+    assert "Kovács Ődön" in text and "cannot show" not in text
+    assert pdf_text("שלום") == "????"  # right-to-left would need text shaping: shown as ?, with the note

@@ -448,7 +448,7 @@ def test_runtime_selection(resources, tmp_path, monkeypatch):
 def _shipped_with_litert(card_name: str):
     card = models_dir() / card_name
     if not card.is_file():
-        pytest.skip(f"no shipped {card_name}")
+        pytest.fail(f"{card} is missing: the model cards are committed with the code")
     spec = read_spec(card)
     if not spec.card.get("litert") or not (card.parent / spec.card["litert"]["file"]).is_file():
         pytest.skip(f"{card_name} has no LiteRT model yet (run `brainscan export litert`)")

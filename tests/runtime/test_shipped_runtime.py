@@ -20,7 +20,7 @@ MAX_BYTES = 40 * 2**20
 def _card_with_litert(card_name: str):
     card = models_dir() / card_name
     if not card.is_file():
-        pytest.skip(f"no {card_name} is shipped")
+        pytest.fail(f"{card} is missing: the model cards are committed with the code")
     spec = read_spec(card)
     if "litert" not in spec.card:
         pytest.skip(f"{card_name} names no LiteRT model yet: run `brainscan export litert` and commit what it writes")
