@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from brainscan import __version__
-from brainscan.runtime.calibration import apply_temperature, fit_temperature
+from brainscan.runtime.calibration import apply_temperature
 from brainscan.runtime.integrity import sha256_of
 from brainscan.runtime.preprocess import CLASSIFIER_SIZE
 from brainscan.runtime.spec import CLASSIFIER_CARD
+from brainscan.training.calibration import fit_temperature
 from brainscan.training.metrics import classification_report
 from brainscan.types import CLASS_NAMES
 

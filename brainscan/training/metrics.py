@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from brainscan.rules import predicted_classes
-from brainscan.runtime.calibration import expected_calibration_error
+from brainscan.training.calibration import expected_calibration_error
 from brainscan.training.operating_point import tumour_rates
 from brainscan.types import CLASS_NAMES
 

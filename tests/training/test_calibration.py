@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainscan.runtime.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from brainscan.runtime.calibration import apply_temperature
+from brainscan.training.calibration import expected_calibration_error, fit_temperature
 
 
 def test_ece_known_values():
@@ -45,3 +46,16 @@ def test_fit_temperature_recovers_overconfidence():
 def test_fit_temperature_rejects_empty():
     with pytest.raises(ValueError):
         fit_temperature(np.zeros((0, 4)), np.zeros(0, int))
+
+
+def test_fit_temperature_finds_the_grid_minimum():
+    from brainscan.training.calibration import negative_log_likelihood
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(600, 4)) * 2
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = np.array([rng.choice(4, p=p) for p in probs])
+    sharp = apply_temperature(probs, 0.4)
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 4001))
+    best = grid[np.argmin([negative_log_likelihood(apply_temperature(sharp, t), labels) for t in grid])]
+    assert fit_temperature(sharp, labels) == pytest.approx(best, rel=2e-3)
