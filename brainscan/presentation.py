@@ -38,6 +38,25 @@ def study_code(result: AnalysisResult) -> str:
     return "BS-" + hashlib.sha256(key).hexdigest()[:8].upper()
 
 
+def person_name(name: str) -> str:
+    """A DICOM person name for display: first non-empty component group, ``^`` as spaces ("Doe^Jane" -> "Doe Jane").
+
+    DICOM PN values may hold up to three groups separated by "=" (alphabetic, ideographic, phonetic).
+    """
+    groups = [g for g in str(name).split("=") if g.replace("^", "").strip()]
+    if not groups:
+        return ""
+    return " ".join(groups[0].replace("^", " ").split())
+
+
+def dicom_date(value: str) -> str:
+    """DICOM DA "YYYYMMDD" -> "YYYY-MM-DD"; anything else unchanged."""
+    value = (value or "").strip()
+    if len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value
+
+
 def header_meta(result: AnalysisResult, deidentify: bool) -> dict[str, str]:
     """Patient and study fields for a report header, de-identified on request.
 

@@ -55,8 +55,10 @@ from brainscan.presentation import (
     TUMOUR,
     TYPE_PROBABILITIES,
     UNASSESSED,
+    dicom_date,
     header_meta,
     outline_status,
+    person_name,
     render_slice,
     result_headline,
     type_probabilities,
@@ -150,28 +152,9 @@ def pdf_text(text: object, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
-def person_name(name: str) -> str:
-    """A DICOM person name for display: first non-empty component group, ``^`` as spaces ("Doe^Jane" -> "Doe Jane").
-
-    DICOM PN values may hold up to three groups separated by "=" (alphabetic, ideographic, phonetic).
-    """
-    groups = [g for g in str(name).split("=") if g.replace("^", "").strip()]
-    if not groups:
-        return ""
-    return " ".join(groups[0].replace("^", " ").split())
-
-
 def display_label(label: str) -> str:
     """Class name for people: "notumor" -> "no tumour"."""
     return "no tumour" if label == NO_TUMOUR else label
-
-
-def _date(value: str) -> str:
-    """DICOM DA "YYYYMMDD" -> "YYYY-MM-DD"; anything else unchanged."""
-    value = (value or "").strip()
-    if len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    return value
 
 
 def _timestamp(value: str) -> str:
@@ -315,14 +298,14 @@ def _header_section(doc: _Document, result: AnalysisResult, deidentify: bool) ->
         rows += [
             ("Patient", shown or "not recorded"),
             ("Patient ID", header["patient_id"] or "not recorded"),
-            ("Birth date", _date(header["patient_birth_date"]) or "not recorded"),
+            ("Birth date", dicom_date(header["patient_birth_date"]) or "not recorded"),
         ]
         if header["accession_number"]:
             rows.append(("Accession number", header["accession_number"]))
         if header["institution"]:
             rows.append(("Institution", header["institution"]))
         rows.append(("Study code", header["study_code"]))
-    rows.append(("Study date", _date(header["study_date"]) or "not recorded"))
+    rows.append(("Study date", dicom_date(header["study_date"]) or "not recorded"))
     if header["study_description"]:
         rows.append(("Study", header["study_description"]))
     spacing = (

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from brainscan.errors import BrainScanError, ReportError, StorageError
+from brainscan.presentation import dicom_date, person_name
 from brainscan.ui import errors
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,11 @@ def export_dicom(window, result, folder: str, followup=None):
 def describe_results(result) -> str:
     """What Send will transmit, in words, for the dialog."""
     meta = result.info.meta
-    patient = meta.patient_name.replace("^", " ").strip() or meta.patient_id or "unnamed patient"
+    patient = person_name(meta.patient_name) or meta.patient_id or "unnamed patient"
     outline = "the tumour outline (DICOM Segmentation) and " if result.segmentations else ""
     return (
         f"Send will store {outline}the report (Encapsulated PDF) in the study of {patient}, "
-        f"{meta.study_date or 'undated'}, series '{result.info.description}'."
+        f"{dicom_date(meta.study_date) or 'undated'}, series '{result.info.description}'."
     )
 
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from brainscan.presentation import Headline, headline, summary_headline
+from brainscan.presentation import Headline, headline, person_name, summary_headline
 from brainscan.types import StudyRecord
 from brainscan.ui import errors
 from brainscan.ui.table_model import RowsTableModel
@@ -102,7 +102,7 @@ class HistoryModel(RowsTableModel):
         if column == 1:
             return record.created_at.replace("T", " ")[:19]
         if column == 2:
-            return " ".join(part for part in (meta.patient_name.replace("^", " "), meta.patient_id) if part)
+            return " ".join(part for part in (person_name(meta.patient_name), meta.patient_id) if part)
         if column == 3:
             return record.description
         if column == 4:
@@ -186,7 +186,7 @@ class HistoryView(QWidget):
         record = self.selected_record()
         if record is None or record.id is None:
             return False
-        who = record.meta.patient_name.replace("^", " ") or record.description or record.source_path
+        who = person_name(record.meta.patient_name) or record.description or record.source_path
         answer = QMessageBox.question(
             self,
             "Delete study",

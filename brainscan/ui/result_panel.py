@@ -36,6 +36,8 @@ from brainscan.presentation import (
     SERIES_PROBABILITY,
     TUMOUR_TYPES,
     TYPE_PROBABILITIES,
+    dicom_date,
+    person_name,
     summary_headline,
     summary_type_probabilities,
 )
@@ -58,16 +60,16 @@ def verdict_line(summary: dict) -> str:
 
 
 def header_line(study: dict) -> str:
-    """'Patient Doe Jane (ID P-001) · born 19700101 · study 20260105 · T1 AX' from header_meta()-style fields."""
+    """'Patient Doe Jane (ID P-001) · born 1970-01-01 · study 2026-01-05 · T1 AX' from header_meta()-style fields."""
     parts = []
-    name = study.get("patient_name", "").replace("^", " ").strip()
+    name = person_name(study.get("patient_name", ""))
     if name or study.get("patient_id"):
         patient_id = f" (ID {study['patient_id']})" if study.get("patient_id") else ""
         parts.append(f"Patient {name or '(no name)'}{patient_id}")
     if study.get("patient_birth_date"):
-        parts.append(f"born {study['patient_birth_date']}")
+        parts.append(f"born {dicom_date(study['patient_birth_date'])}")
     if study.get("study_date"):
-        parts.append(f"study {study['study_date']}")
+        parts.append(f"study {dicom_date(study['study_date'])}")
     if study.get("series_description"):
         parts.append(study["series_description"])
     return " · ".join(parts)
