@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from brainscan.text import display_path
 from brainscan.types import SeriesInfo, Volume
 
 
@@ -12,7 +13,7 @@ def describe_series(info: SeriesInfo, volume: Volume | None = None) -> dict:
         "description": info.description,
         "modality": info.modality,
         "kind": info.kind,
-        "source": str(info.source),
+        "source": display_path(info.source),
         "slices": info.slices,
         "rows": info.rows,
         "columns": info.columns,
@@ -20,7 +21,7 @@ def describe_series(info: SeriesInfo, volume: Volume | None = None) -> dict:
         "slice_spacing_mm": None,
         "sorted_by": None,
         "warnings": list(info.warnings),
-        "skipped": [{"path": str(s.path), "reason": s.reason} for s in info.skipped],
+        "skipped": [{"path": display_path(s.path), "reason": s.reason} for s in info.skipped],
     }
     if volume is not None:
         result.update(
@@ -29,6 +30,6 @@ def describe_series(info: SeriesInfo, volume: Volume | None = None) -> dict:
             slice_spacing_mm=volume.slice_spacing_mm,
             sorted_by=volume.sorted_by,
             warnings=list(volume.warnings),
-            skipped=[{"path": str(s.path), "reason": s.reason} for s in volume.skipped],
+            skipped=[{"path": display_path(s.path), "reason": s.reason} for s in volume.skipped],
         )
     return result

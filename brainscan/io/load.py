@@ -1,4 +1,10 @@
-"""Pixel loading: a ``SeriesInfo`` becomes a sorted ``Volume`` in physical units."""
+"""Pixel loading: a ``SeriesInfo`` becomes a sorted ``Volume`` in physical units.
+
+``load`` checks the pixel budget from the headers before anything is decoded (brainscan.io.budget), and every
+volume it returns holds finite pixels only, with a warning for what was repaired or is blank
+(brainscan.io.values). A file that cannot be used is skipped with its reason, and the volume's warnings say
+how many slices were left out: a slice is never dropped without a word.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,42 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pydicom
-from PIL import Image
 
 from brainscan.errors import SeriesLoadError
+from brainscan.io.budget import MAX_SERIES_PIXELS, check_series_pixels, too_large_message
+from brainscan.io.dicom_file import (
+    DicomReadError,
+    header_int,
+    pixel_format_problem,
+    pixel_length_problem,
+    read_dicom,
+)
+from brainscan.io.images import load_images, read_gray_image
 from brainscan.io.scan import frame_orientation
+from brainscan.io.stack import SliceStack
+from brainscan.io.values import (
+    blank_slices,
+    blank_warning,
+    non_finite_warning,
+    number,
+    position_of,
+    replace_non_finite,
+    rescale_of,
+    slice_spacing_warning,
+    spacing_of,
+)
 from brainscan.types import SeriesInfo, SkippedFile, Volume
 
 log = logging.getLogger(__name__)
 
+__all__ = ["load", "load_dicom", "load_images", "read_gray_image", "robust_window"]
+
 
 @dataclass
 class Frame:
-    """One decoded 2D slice with the geometry needed to sort it."""
+    """One decoded 2D slice (its pixels live in the loader's ``SliceStack`` at ``index``) and its geometry."""
 
-    pixels: np.ndarray
+    index: int
     path: Path
     position: tuple[float, float, float] | None
     instance: int | None
@@ -33,101 +60,101 @@ def load(info: SeriesInfo) -> Volume:
     """Read the pixels of one series.
 
     Raises:
-        SeriesLoadError: when no file of the series could be decoded.
+        SeriesLoadError: when the series is larger than the pixel budget (nothing is decoded), or when no file
+            of the series could be decoded.
     """
+    check_series_pixels(info.rows, info.columns, info.slices)
     if info.kind == "images":
-        return load_images(info)
-    if info.kind == "nifti":
+        volume = load_images(info)
+    elif info.kind == "nifti":
         from brainscan.io.nifti import load_nifti
 
-        return load_nifti(info)
-    return load_dicom(info)
+        volume = load_nifti(info)
+    else:
+        volume = load_dicom(info)
+    return checked(volume)
+
+
+def checked(volume: Volume) -> Volume:
+    """The last guard of every loader: finite pixels and window, and a warning when slices are blank."""
+    warnings = list(volume.warnings)
+    repaired = replace_non_finite(volume.pixels)
+    if repaired:
+        warnings.append(non_finite_warning(repaired, volume.n_slices))
+    window = volume.window
+    if repaired or not all(np.isfinite(window)) or window[1] <= 0:
+        window = robust_window(volume.pixels)
+    blank = blank_warning(blank_slices(volume.pixels), volume.n_slices)
+    if blank:
+        warnings.append(blank)
+    if window == volume.window and warnings == list(volume.warnings):
+        return volume
+    return replace(volume, window=window, warnings=tuple(dict.fromkeys(warnings)))
+
+
+def skipped_warning(skipped: list[SkippedFile], total_files: int) -> list[str]:
+    """A warning naming how many files of the series were left out at load (their reasons are on ``skipped``)."""
+    if not skipped:
+        return []
+    return [
+        f"{len(skipped)} of {total_files} file(s) of this series could not be read and were left out "
+        "(see the skipped files for why)."
+    ]
 
 
 # ---------------------------------------------------------------- DICOM
 
 
-def first_number(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
-            value = value[0]
-        return float(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 def to_gray(pixels: np.ndarray, ds) -> np.ndarray:
     """Grey float32 slice(s); colour (RGB, YBR decoded to RGB by pydicom) reduced to luminance."""
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    samples = header_int(ds, "SamplesPerPixel", 1)
     arr = pixels.astype(np.float32)
     if samples == 3:
         arr = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
     return arr
 
 
-def rescale(arr: np.ndarray, slope, intercept) -> np.ndarray:
-    s = first_number(slope)
-    b = first_number(intercept)
-    return arr * (1.0 if s is None else s) + (0.0 if b is None else b)
-
-
 def invert_monochrome1(arr: np.ndarray, ds) -> np.ndarray:
     """MONOCHROME1 stores bright as low values: flip so that high always means bright."""
     if str(ds.get("PhotometricInterpretation", "")).strip() != "MONOCHROME1":
         return arr
-    bits = int(ds.get("BitsStored", 16) or 16)
-    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    bits = header_int(ds, "BitsStored", 16)
+    signed = header_int(ds, "PixelRepresentation", 0) == 1
     low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
     return (high + low) - arr
-
-
-def spacing_of(item) -> tuple[float, float] | None:
-    values = item.get("PixelSpacing") if item is not None else None
-    if values is None or len(values) != 2:
-        return None
-    try:
-        row, col = float(values[0]), float(values[1])
-    except (TypeError, ValueError):
-        return None
-    return (row, col) if row > 0 and col > 0 else None
 
 
 def window_of(item) -> tuple[float, float] | None:
     if item is None:
         return None
-    center, width = first_number(item.get("WindowCenter")), first_number(item.get("WindowWidth"))
-    if center is None or width is None or width <= 0:
+    center, width = number(item.get("WindowCenter")), number(item.get("WindowWidth"))
+    if center is None or width is None or not np.isfinite(center) or not np.isfinite(width) or width <= 0:
         return None
     return center, width
 
 
-def position_of(item) -> tuple[float, float, float] | None:
-    values = item.get("ImagePositionPatient") if item is not None else None
-    if values is None or len(values) != 3:
-        return None
+def instance_of(ds) -> int | None:
+    """InstanceNumber when it is a whole number, else None (sorting then relies on positions)."""
     try:
-        return tuple(float(v) for v in values)  # type: ignore[return-value]
-    except (TypeError, ValueError):
+        return header_int(ds, "InstanceNumber")
+    except DicomReadError:
         return None
 
 
-def frames_from_dataset(ds, path: Path) -> list[Frame]:
-    """Decode a (single- or multi-frame) DICOM file into frames with their own geometry."""
+def frames_from_dataset(ds, path: Path, stack: SliceStack, notes: set[str]) -> list[Frame]:
+    """Decode a (single- or multi-frame) DICOM file into ``stack``, one Frame per 2D slice with its geometry.
+    Header values that had to be ignored are added to ``notes`` as warnings."""
     raw = ds.pixel_array
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    n_frames = header_int(ds, "NumberOfFrames", 1)
+    samples = header_int(ds, "SamplesPerPixel", 1)
     if n_frames == 1 and raw.ndim == (3 if samples == 3 else 2):
         raw = raw[None]
-    gray = to_gray(raw, ds)
-    instance = ds.get("InstanceNumber")
-    instance = int(instance) if instance not in (None, "") else None
+    instance = instance_of(ds)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     shared = ds.get("SharedFunctionalGroupsSequence")
     shared_item = shared[0] if shared else None
     frames: list[Frame] = []
-    for i in range(gray.shape[0]):
+    for i in range(raw.shape[0]):
         item = per_frame[i] if per_frame and i < len(per_frame) else None
 
         def functional(name, _item=item):
@@ -137,18 +164,29 @@ def frames_from_dataset(ds, path: Path) -> list[Frame]:
                     return sequence[0]
             return None
 
+        def value(item, keyword):
+            return item.get(keyword) if item is not None else None
+
         transform = functional("PixelValueTransformationSequence")
-        slope = ds.get("RescaleSlope") if transform is None else transform.get("RescaleSlope")
-        intercept = ds.get("RescaleIntercept") if transform is None else transform.get("RescaleIntercept")
-        pixels = invert_monochrome1(gray[i], ds)
-        pixels = rescale(pixels, slope, intercept)
+        source = ds if transform is None else transform
+        slope, intercept, note = rescale_of(source.get("RescaleSlope"), source.get("RescaleIntercept"))
+        pixels = invert_monochrome1(to_gray(raw[i], ds), ds)
+        if slope != 1.0 or intercept != 0.0:
+            pixels = pixels * np.float32(slope) + np.float32(intercept)
+        position, position_note = position_of(value(functional("PlanePositionSequence"), "ImagePositionPatient"))
+        if position is None and position_note is None:
+            position, position_note = position_of(ds.get("ImagePositionPatient"))
+        spacing, spacing_note = spacing_of(value(functional("PixelMeasuresSequence"), "PixelSpacing"))
+        if spacing is None and spacing_note is None:
+            spacing, spacing_note = spacing_of(ds.get("PixelSpacing"))
+        notes.update(n for n in (note, position_note, spacing_note) if n)
         frames.append(
             Frame(
-                pixels=pixels.astype(np.float32),
+                index=stack.add(pixels),
                 path=path,
-                position=position_of(functional("PlanePositionSequence")) or position_of(ds),
+                position=position,
                 instance=(instance if n_frames == 1 else i + 1),
-                pixel_spacing=spacing_of(functional("PixelMeasuresSequence")) or spacing_of(ds),
+                pixel_spacing=spacing,
                 window=window_of(functional("FrameVOILUTSequence")) or window_of(ds),
             )
         )
@@ -185,7 +223,8 @@ def sort_frames(frames: list[Frame], orientation) -> tuple[list[Frame], str, lis
 
 
 def spacing_from_positions(distances: np.ndarray | None, warnings: list[str]) -> float | None:
-    """Slice spacing in mm as the median gap between distinct positions (never SliceThickness)."""
+    """Slice spacing in mm as the median gap between distinct positions (never SliceThickness); None when
+    unknown or implausible (with a warning)."""
     if distances is None or len(distances) < 2:
         return None
     gaps = np.diff(np.unique(np.round(distances, 4)))
@@ -193,6 +232,10 @@ def spacing_from_positions(distances: np.ndarray | None, warnings: list[str]) ->
     if len(gaps) == 0:
         return None
     spacing = float(np.median(gaps))
+    problem = slice_spacing_warning(spacing)
+    if problem:
+        warnings.append(problem)
+        return None
     if np.max(np.abs(gaps - spacing)) > 0.1 * spacing:
         warnings.append(
             f"slice spacing is uneven ({gaps.min():.2f}-{gaps.max():.2f} mm); volumes use the median {spacing:.2f} mm"
@@ -208,26 +251,66 @@ def robust_window(pixels: np.ndarray) -> tuple[float, float]:
     return float((low + high) / 2.0), width
 
 
+def decode_failure_reason(exc: BaseException, ds) -> str:
+    """Why pixel data could not be decoded, in words: the compression and what is wrong, no object reprs."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    name = getattr(syntax, "name", "") or "uncompressed"
+    if syntax is not None and syntax.is_compressed:
+        text = str(exc)
+        if "no plugins" in text.lower() or "missing required dependencies" in text.lower():
+            return f"the image data is compressed as {name}, which this installation cannot decode"
+        return f"the compressed image data ({name}) is damaged or incomplete and could not be decoded"
+    return f"the image data is damaged or incomplete and could not be decoded ({type(exc).__name__})"
+
+
 def load_dicom(info: SeriesInfo) -> Volume:
+    """Decode every file of a DICOM series into one sorted volume.
+
+    Raises:
+        SeriesLoadError: when no file could be decoded, or when the files hold more pixels than the budget
+            (their headers changed since the scan).
+    """
+    stack = SliceStack(info.slices, (info.rows, info.columns))
     frames: list[Frame] = []
-    skipped: list[SkippedFile] = list(info.skipped)
+    skipped: list[SkippedFile] = []
+    notes: set[str] = set()
     orientation = None
+    declared = 0
     for path in info.files:
+        ds = None
         try:
-            ds = pydicom.dcmread(path)
-            if "PixelData" not in ds and "FloatPixelData" not in ds:
+            ds = read_dicom(path)
+            rows, columns = header_int(ds, "Rows"), header_int(ds, "Columns")
+            n_frames = header_int(ds, "NumberOfFrames", 1)
+            if (rows, columns) != (info.rows, info.columns):
+                skipped.append(SkippedFile(path, "image size differs from the rest of the series"))
+                continue
+            declared += rows * columns * max(n_frames, 1)
+            if declared > MAX_SERIES_PIXELS:
+                raise SeriesLoadError(too_large_message(rows, columns, declared // (rows * columns)))
+            if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
                 skipped.append(SkippedFile(path, "DICOM without pixel data"))
                 continue
-            new = frames_from_dataset(ds, path)
-        except PermissionError:
-            skipped.append(SkippedFile(path, "permission denied: the file cannot be read"))
+            problem = pixel_format_problem(ds) or pixel_length_problem(ds, rows, columns, n_frames)
+            if problem:
+                skipped.append(SkippedFile(path, problem))
+                continue
+            start = stack.count
+            try:
+                new = frames_from_dataset(ds, path, stack, notes)
+            except BaseException:
+                stack.count = start
+                raise
+        except DicomReadError as exc:
+            skipped.append(SkippedFile(path, str(exc)))
             continue
+        except MemoryError as exc:
+            raise SeriesLoadError("There was not enough memory to decode the images of this series.") from exc
+        except SeriesLoadError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "skip this file, say why"
-            skipped.append(SkippedFile(path, f"image data could not be decoded ({type(exc).__name__}: {exc})"))
+            skipped.append(SkippedFile(path, decode_failure_reason(exc, ds)))
             log.debug("decode failed for %s", path, exc_info=True)
-            continue
-        if any(f.pixels.shape != (info.rows, info.columns) for f in new):
-            skipped.append(SkippedFile(path, "image size differs from the rest of the series"))
             continue
         orientation = orientation or frame_orientation(ds)
         frames.extend(new)
@@ -235,11 +318,13 @@ def load_dicom(info: SeriesInfo) -> Volume:
         reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in skipped[:5])
         raise SeriesLoadError(f"None of the images in '{info.description}' could be read. {reasons}")
     ordered, sorted_by, warnings, distances = sort_frames(frames, orientation)
-    warnings = list(info.warnings) + warnings
-    if sorted_by == "filename" or sorted_by == "instance":
+    warnings = list(info.warnings) + sorted(notes) + skipped_warning(skipped, len(info.files)) + warnings
+    if sorted_by in ("filename", "instance"):
         log.warning("%s: %s", info.description, warnings[-1])
     slice_spacing = spacing_from_positions(distances, warnings)
-    pixels = np.stack([f.pixels for f in ordered]).astype(np.float32)
+    pixels = stack.ordered([f.index for f in ordered])
+    if stack.non_finite:
+        warnings.append(non_finite_warning(stack.non_finite, stack.non_finite_slices))
     window = ordered[len(ordered) // 2].window or robust_window(pixels)  # edge slices often carry odd windows
     positions = np.array([f.position for f in ordered]) if sorted_by == "position" else None
     return Volume(
@@ -253,73 +338,5 @@ def load_dicom(info: SeriesInfo) -> Volume:
         orientation=orientation,
         slice_files=tuple(f.path for f in ordered),
         warnings=tuple(warnings),
-        skipped=tuple(skipped),
-    )
-
-
-# ---------------------------------------------------------------- image folders
-
-
-def read_gray_image(path: Path) -> np.ndarray:
-    """Any PIL image (whatever its extension claims) as a grey float32 array; 16-bit kept as is."""
-    with Image.open(path) as img:
-        img.load()
-        if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-            return np.asarray(img, dtype=np.float32)
-        return np.asarray(img.convert("L"), dtype=np.float32)
-
-
-def fit_to_canvas(pixels: np.ndarray, rows: int, columns: int) -> np.ndarray:
-    """A 2D image scaled to fit ``rows`` x ``columns`` with its aspect ratio kept, centred on a zero canvas.
-
-    For folders of images of mixed sizes (brainscan.io.scan.image_canvas): every slice is shown and analysed on
-    one grid. Area-averaging when shrinking, bilinear when enlarging, as the classifier's own preprocessing does.
-    """
-    height, width = pixels.shape
-    scale = min(rows / height, columns / width)
-    new_h, new_w = max(1, min(rows, round(height * scale))), max(1, min(columns, round(width * scale)))
-    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    scaled = np.asarray(
-        Image.fromarray(pixels.astype(np.float32), mode="F").resize((new_w, new_h), resample=resample),
-        dtype=np.float32,
-    )
-    canvas = np.zeros((rows, columns), dtype=np.float32)
-    top, left = (rows - new_h) // 2, (columns - new_w) // 2
-    canvas[top : top + new_h, left : left + new_w] = scaled
-    return canvas
-
-
-def load_images(info: SeriesInfo) -> Volume:
-    """Load a folder of 2D slices (already in natural file-name order); spacing is unknown. Slices of another
-    size than the series' are scaled to fit it (``fit_to_canvas``; the series carries the warning)."""
-    slices: list[np.ndarray] = []
-    used: list[Path] = []
-    skipped: list[SkippedFile] = list(info.skipped)
-    for path in info.files:
-        try:
-            arr = read_gray_image(path)
-        except PermissionError:
-            skipped.append(SkippedFile(path, "permission denied: the file cannot be read"))
-            continue
-        except Exception as exc:  # noqa: BLE001 - a corrupt file is skipped with its reason
-            skipped.append(SkippedFile(path, f"image could not be decoded ({type(exc).__name__})"))
-            continue
-        if arr.shape != (info.rows, info.columns):
-            arr = fit_to_canvas(arr, info.rows, info.columns)
-        slices.append(arr)
-        used.append(path)
-    if not slices:
-        reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in skipped[:5])
-        raise SeriesLoadError(f"None of the images in '{info.description}' could be read. {reasons}")
-    pixels = np.stack(slices).astype(np.float32)
-    return Volume(
-        pixels=pixels,
-        info=replace(info, frames=len(used), files=tuple(used)),
-        pixel_spacing_mm=None,
-        slice_spacing_mm=None,
-        sorted_by="filename",
-        window=robust_window(pixels),
-        slice_files=tuple(used),
-        warnings=info.warnings,
-        skipped=tuple(skipped),
+        skipped=tuple(info.skipped) + tuple(skipped),
     )

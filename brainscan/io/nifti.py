@@ -15,12 +15,18 @@ the file's own third axis decides.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import logging
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from brainscan.errors import SeriesLoadError
+from brainscan.io.budget import MAX_SERIES_PIXELS, size_problem, too_large_message
+from brainscan.io.files import open_failure_reason, open_regular, path_token
 from brainscan.types import SeriesInfo, Volume
 
 log = logging.getLogger(__name__)
@@ -30,7 +36,8 @@ PLANES = ("sagittal", "coronal", "axial")
 """Plane across canonical axis 0 (R-L), 1 (A-P) and 2 (S-I)."""
 LABEL_NAME_PARTS = ("seg", "label", "mask", "aseg", "parc")
 """Files whose name holds one of these words are label volumes (segmentations), not images to analyse."""
-MAX_VOXELS = 512 * 512 * 1024
+MAX_VOXELS = MAX_SERIES_PIXELS
+RAW_ZOOMS = "brainscan_raw_zooms"
 
 
 def is_nifti(path: Path) -> bool:
@@ -53,13 +60,45 @@ def is_label_volume_name(path: Path) -> bool:
 
 
 def _open(path: Path):
+    """The NIfTI image at ``path`` opened by name (training reads trusted files this way; the app uses
+    ``_opened``, which refuses FIFOs and devices)."""
     import nibabel as nib
 
     try:
-        img = nib.load(str(path))
+        return nib.load(str(path))
     except Exception as exc:  # noqa: BLE001 - nibabel raises many types for damaged files
         raise SeriesLoadError(f"{path.name} is not a readable NIfTI file ({type(exc).__name__}: {exc}).") from exc
-    return img
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator:
+    """The NIfTI image at ``path``, read through a regular-file handle (never a FIFO or device) that stays open
+    while the block reads its data. Messages name no path (they become skip reasons in de-identified output).
+
+    Raises:
+        SeriesLoadError: when the file cannot be opened or is not NIfTI.
+    """
+    import nibabel as nib
+
+    try:
+        handle = open_regular(path)
+    except OSError as exc:
+        raise SeriesLoadError(open_failure_reason(exc)) from exc
+    with handle:
+        stream = gzip.GzipFile(fileobj=handle, mode="rb") if path.name.lower().endswith(".gz") else handle
+        try:
+            first = stream.read(4)
+            stream.seek(0)
+            sizes = {struct.unpack("<i", first)[0], struct.unpack(">i", first)[0]} if len(first) == 4 else set()
+            image_class = nib.Nifti2Image if 540 in sizes else nib.Nifti1Image
+            raw = image_class.header_class.from_fileobj(stream, check=False)
+            stream.seek(0)
+            img = image_class.from_stream(stream)
+            # nibabel quietly turns a voxel size of 0 into 1 mm; remember that the file did not say
+            img.extra[RAW_ZOOMS] = np.asarray(raw["pixdim"][1:4], dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001 - nibabel and gzip raise many types for damaged files
+            raise SeriesLoadError(f"not a readable NIfTI file ({type(exc).__name__})") from exc
+        yield img
 
 
 def _volume_shape(img, path: Path) -> tuple[int, ...]:
@@ -68,13 +107,14 @@ def _volume_shape(img, path: Path) -> tuple[int, ...]:
         shape = shape[:-1]
     if len(shape) > 3:
         raise SeriesLoadError(
-            f"{path.name} is a {len(shape)}D NIfTI ({' x '.join(map(str, shape))}: a time series or several "
+            f"a {len(shape)}D NIfTI ({' x '.join(map(str, shape))}: a time series or several "
             "volumes in one file). BrainScan analyses one 3D volume; save the volume you want on its own."
         )
     if len(shape) < 2 or min(shape) < 1:
-        raise SeriesLoadError(f"{path.name} holds no image (shape {shape}).")
+        raise SeriesLoadError(f"a NIfTI that holds no image (shape {shape}).")
     if int(np.prod(shape, dtype=np.int64)) > MAX_VOXELS:
-        raise SeriesLoadError(f"{path.name} is too large to analyse ({' x '.join(map(str, shape))} voxels).")
+        rows, cols = shape[0], shape[1]
+        raise SeriesLoadError(too_large_message(rows, cols, int(np.prod(shape[2:], dtype=np.int64)) or 1))
     return shape
 
 
@@ -83,17 +123,20 @@ def read_nifti_header(path: Path) -> tuple[SeriesInfo | None, str | None]:
     if is_label_volume_name(path):
         return None, "label volume (a segmentation beside the images), not an image to analyse"
     try:
-        img = _open(path)
-        shape = _volume_shape(img, path)
-        canonical = canonical_axes(img.affine, img.header.get_zooms()[:3], shape)
+        with _opened(path) as img:
+            shape = _volume_shape(img, path)
+            canonical = canonical_axes(img.affine, img.header.get_zooms()[:3], shape)
     except SeriesLoadError as exc:
         return None, str(exc)
     plane, rows, cols, n = canonical
+    problem = size_problem(rows, cols)
+    if problem:
+        return None, problem
     description = f"{nifti_stem(path)} (NIfTI, {plane})"
     return (
         SeriesInfo(
             kind="nifti",
-            series_uid=f"nifti:{path}",
+            series_uid=f"nifti:{path_token(path)}",
             description=description,
             modality="MR",
             files=(path,),
@@ -120,8 +163,9 @@ def _canonical_zooms(affine: np.ndarray, zooms, shape) -> tuple[np.ndarray, np.n
 
 
 def acquisition_axis(zooms_ras: np.ndarray, file_third_axis: int) -> int:
-    """Canonical axis across which the volume was acquired: the thickest voxel side, else the file's third axis."""
-    if np.max(zooms_ras) > 1.25 * np.min(zooms_ras):
+    """Canonical axis across which the volume was acquired: the thickest voxel side, else (also when the voxel
+    size is unusable) the file's third axis."""
+    if _valid_zooms(zooms_ras) and np.max(zooms_ras) > 1.25 * np.min(zooms_ras):
         return int(np.argmax(zooms_ras))
     return file_third_axis
 
@@ -175,7 +219,9 @@ def canonical_array(img, path: Path, order_dtype=np.float32) -> tuple[np.ndarray
     try:
         data = np.asanyarray(img.dataobj)
     except Exception as exc:  # noqa: BLE001 - truncated or damaged data
-        raise SeriesLoadError(f"The image data of {path.name} could not be read ({type(exc).__name__}).") from exc
+        raise SeriesLoadError(
+            f"the image data could not be read ({type(exc).__name__}): the file is damaged or incomplete"
+        ) from exc
     data = np.asarray(data, dtype=order_dtype).reshape(shape + (1,) * (3 - len(shape)))
     ornt, zooms_ras, third = _canonical_zooms(img.affine, img.header.get_zooms()[:3], shape)
     ras = nio.apply_orientation(data, ornt)
@@ -193,8 +239,12 @@ def load_nifti(info: SeriesInfo) -> Volume:
         SeriesLoadError: when the file cannot be read or is not a 3D volume.
     """
     path = info.files[0]
-    img = _open(path)
-    ras, zooms_ras, third = canonical_array(img, path)
+    try:
+        with _opened(path) as img:
+            ras, zooms_ras, third = canonical_array(img, path)
+            raw_zooms = np.abs(img.extra.get(RAW_ZOOMS, np.ones(3)))[: min(3, len(img.shape))]
+    except SeriesLoadError as exc:
+        raise SeriesLoadError(f"{path.name}: {exc}") from exc
     axis = acquisition_axis(zooms_ras, third)
     pixels = display_slices(ras, axis).astype(np.float32)
     warnings: list[str] = list(info.warnings)
@@ -202,7 +252,7 @@ def load_nifti(info: SeriesInfo) -> Volume:
         warnings.append("The volume holds NaN or infinite values; they were read as 0.")
         pixels = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
     pixel_spacing, slice_spacing = display_spacing(zooms_ras, axis)
-    if not _valid_zooms(zooms_ras):
+    if not _valid_zooms(zooms_ras) or not _valid_zooms(raw_zooms):
         warnings.append("The volume's voxel size is missing or implausible; sizes are given in pixels only.")
         pixel_spacing, slice_spacing = None, None
     from brainscan.io.load import robust_window
@@ -226,10 +276,10 @@ def load_label_slices(path: Path, like: Volume) -> np.ndarray:
     Raises:
         SeriesLoadError: when the label volume is unreadable or its grid differs from the image's.
     """
-    img = _open(path)
-    ras, zooms_ras, third = canonical_array(img, path, order_dtype=np.float32)
-    image_img = _open(like.info.files[0])
-    image_ras, image_zooms, image_third = canonical_array(image_img, like.info.files[0])
+    with _opened(path) as img:
+        ras, zooms_ras, third = canonical_array(img, path, order_dtype=np.float32)
+    with _opened(like.info.files[0]) as image_img:
+        image_ras, image_zooms, image_third = canonical_array(image_img, like.info.files[0])
     if ras.shape != image_ras.shape:
         raise SeriesLoadError(f"The label volume {path.name} ({ras.shape}) does not match the image {image_ras.shape}.")
     axis = acquisition_axis(image_zooms, image_third)

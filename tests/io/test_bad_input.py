@@ -159,7 +159,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
     real = pydicom.dcmread
 
     def deny(path, *args, **kwargs):  # root ignores file modes, so refuse the way the OS would
-        if Path(path).name == "locked.dcm":
+        if Path(getattr(path, "name", path)).name == "locked.dcm":
             raise PermissionError(13, "Permission denied")
         return real(path, *args, **kwargs)
 

@@ -62,7 +62,7 @@ def test_filename_fallback_uses_natural_order(tmp_path):
 
 def test_rescale_slope_intercept_applied(tmp_path):
     uid = pydicom.uid.generate_uid()
-    ds = make_dataset(np.full((4, 4), 10, np.uint16), series_uid=uid, slope=2.5, intercept=-100.0)
+    ds = make_dataset(np.full((8, 8), 10, np.uint16), series_uid=uid, slope=2.5, intercept=-100.0)
     ds.save_as(tmp_path / "a.dcm", enforce_file_format=True)
     volume = load(scan([tmp_path])[0])
     assert np.allclose(volume.pixels, 2.5 * 10 - 100.0)
@@ -70,7 +70,8 @@ def test_rescale_slope_intercept_applied(tmp_path):
 
 def test_monochrome1_is_inverted(tmp_path):
     uid = pydicom.uid.generate_uid()
-    pixels = np.array([[0, 4095], [100, 200]], np.uint16)
+    pixels = np.zeros((8, 8), np.uint16)
+    pixels[0, :2] = [0, 4095]
     ds = make_dataset(pixels, series_uid=uid, photometric="MONOCHROME1", bits=12)
     ds.save_as(tmp_path / "a.dcm", enforce_file_format=True)
     volume = load(scan([tmp_path])[0])
@@ -79,10 +80,10 @@ def test_monochrome1_is_inverted(tmp_path):
 
 def test_8_bit_and_rgb_dicom(tmp_path):
     uid = pydicom.uid.generate_uid()
-    rgb = np.zeros((6, 5, 3), np.uint8)
+    rgb = np.zeros((10, 8, 3), np.uint8)
     rgb[..., 0] = 200
     make_dataset(rgb, series_uid=uid).save_as(tmp_path / "rgb.dcm", enforce_file_format=True)
-    gray8 = make_dataset(np.full((6, 5), 77, np.uint8), series_uid=pydicom.uid.generate_uid(), bits=8)
+    gray8 = make_dataset(np.full((10, 8), 77, np.uint8), series_uid=pydicom.uid.generate_uid(), bits=8)
     gray8.save_as(tmp_path / "g8.dcm", enforce_file_format=True)
     volumes = {v.info.files[0].name: v for v in map(load, scan([tmp_path]))}
     assert volumes["rgb.dcm"].pixels[0, 0, 0] == pytest.approx(200 * 0.299, rel=1e-4)
@@ -143,7 +144,7 @@ def test_other_compressed_syntaxes_decode(name):
 
 def test_window_from_dicom_tags(tmp_path):
     uid = pydicom.uid.generate_uid()
-    ds = make_dataset(np.arange(16, dtype=np.uint16).reshape(4, 4), series_uid=uid)
+    ds = make_dataset(np.arange(64, dtype=np.uint16).reshape(8, 8), series_uid=uid)
     ds.WindowCenter, ds.WindowWidth = 40, 80
     ds.save_as(tmp_path / "a.dcm", enforce_file_format=True)
     assert load(scan([tmp_path])[0]).window == (40.0, 80.0)
