@@ -14,13 +14,15 @@ Exit status: 0 when every series was analysed, 1 when some failed, 2 when none c
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from brainscan.errors import BrainScanError
 from brainscan.pipeline.progress import overall_fraction
+from brainscan.text import display_path, printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +94,47 @@ def numbered(path: Path, n: int) -> Path:
     return path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
+def output_problem(path: Path, folder_wanted: bool = False) -> str | None:
+    """Why ``path`` cannot be written as an output file (or, with ``folder_wanted``, an output folder), or None.
+    Checked before any work starts, so that a typo does not cost a whole analysis."""
+    parent = path.parent
+    if folder_wanted:
+        if path.exists() and not path.is_dir():
+            return "it exists and is not a folder"
+        if path.is_dir():
+            return None if os.access(path, os.W_OK | os.X_OK) else "the folder cannot be written to"
+    elif path.is_dir():
+        return "it is a folder; give a file name"
+    if not parent.exists():
+        return f"the folder {display_path(parent)} does not exist"
+    if not parent.is_dir():
+        return f"{display_path(parent)} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the folder {display_path(parent)} cannot be written to"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file exists and cannot be overwritten"
+    return None
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place (no half-written files).
+
+    Raises:
+        OSError: when the file cannot be written.
+    """
+    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except BaseException:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+        raise
+
+
 def follow_up_from_history(store, result):
     """The comparison with the patient's latest earlier study in the history (None when there is none).
     With ``--no-history`` the history is still read, if it exists, but nothing is added to it."""
@@ -123,39 +166,56 @@ def write_dicom_out(result, folder: Path, deidentify: bool, followup, label: str
 
 def run(args: argparse.Namespace) -> int:
     from brainscan.io.batch import scan_and_load
+    from brainscan.jsonsafe import dumps
     from brainscan.pipeline.analyze import analyze
     from brainscan.pipeline.summary import result_to_dict, to_study_record
-    from brainscan.presentation import result_headline
+    from brainscan.presentation import redact, result_headline, series_label, series_names
     from brainscan.runtime.loading import load_shipped_models
 
+    def err(text: object) -> None:
+        print(printable(text), file=sys.stderr)
+
+    outputs_to_check = (("--json", args.json, False), ("--pdf", args.pdf, False), ("--dicom-out", args.dicom_out, True))
+    for option, path, folder_wanted in outputs_to_check:
+        problem = output_problem(path, folder_wanted) if path is not None else None
+        if problem:
+            err(f"{option} {display_path(path)} cannot be written: {problem}. Nothing was analysed.")
+            return 2
     try:
         outcomes = scan_and_load(args.paths)
     except BrainScanError as exc:
-        print(str(exc), file=sys.stderr)
+        err(exc)
         return 2
     for outcome in outcomes:
-        if outcome.error is not None:
-            print(f"{outcome.info.description} ({outcome.info.source}): {outcome.error}", file=sys.stderr)
+        if outcome.error is None:
+            continue
+        if args.deidentify:
+            err(redact(f"{series_label(outcome.info, True)}: {outcome.error}", series_names(outcome.info)))
+        else:
+            err(f"{outcome.info.description} ({display_path(outcome.info.source)}): {outcome.error}")
     volumes = [outcome.volume for outcome in outcomes if outcome.volume is not None]
     if not volumes:
-        print("No series could be loaded.", file=sys.stderr)
+        err("No series could be loaded.")
         return 2
     try:
         models = load_shipped_models()
     except BrainScanError as exc:
-        print(str(exc), file=sys.stderr)
+        err(exc)
         return 2
     for warning in models.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        err(f"warning: {warning}")
 
     store = None
     if not args.no_history:
         from brainscan.storage import HistoryStore, default_history_path
 
-        store = HistoryStore(default_history_path())
+        try:
+            store = HistoryStore(default_history_path())
+        except BrainScanError as exc:
+            err(f"warning: {exc} The results are not saved in the history.")
     outputs, failures = [], 0
     for number, volume in enumerate(volumes, start=1):
-        label = f"{volume.info.description or 'series'} ({volume.n_slices} slices)"
+        label = printable(f"{series_label(volume.info, args.deidentify) or 'series'} ({volume.n_slices} slices)")
         bar = ProgressBar(label, enabled=not args.quiet, n_slices=volume.n_slices)
         try:
             result = analyze(
@@ -166,12 +226,33 @@ def run(args: argparse.Namespace) -> int:
                 explain=args.heatmaps and not args.no_heatmaps,
             )
             bar.finish()
-            if store is not None:
+        except BrainScanError as exc:
+            err(f"{label}: {exc}")
+            failures += 1
+            continue
+        outputs.append(result_to_dict(result, deidentify=args.deidentify))
+        head = result_headline(result)
+        print(f"{label}: {head.text}" + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else ""))
+        for caution in head.cautions:
+            print(f"  caution: {caution}")
+        # each output below can fail on its own; the JSON of this series is kept all the same
+        if store is not None:
+            try:
                 store.save(to_study_record(result))
+            except BrainScanError as exc:
+                err(f"{label}: {exc}")
+                failures += 1
+        followup = None
+        try:
             followup = follow_up_from_history(store, result)
-            if args.pdf:
-                from brainscan.reports import write_pdf
+        except BrainScanError as exc:
+            err(f"{label}: no follow-up comparison: {exc}")
+        if followup is not None:
+            print("  follow-up: " + "; ".join(followup.lines()[:2]))
+        if args.pdf:
+            from brainscan.reports import write_pdf
 
+            try:
                 write_pdf(
                     result,
                     numbered(args.pdf, number),
@@ -179,22 +260,18 @@ def run(args: argparse.Namespace) -> int:
                     followup=followup,
                     heatmaps=args.heatmaps,
                 )
-        except BrainScanError as exc:
-            print(f"{label}: {exc}", file=sys.stderr)
-            failures += 1
-            continue
+            except BrainScanError as exc:
+                err(f"{label}: {exc}")
+                failures += 1
         if args.dicom_out and not write_dicom_out(result, args.dicom_out, args.deidentify, followup, label):
             failures += 1
-        outputs.append(result_to_dict(result, deidentify=args.deidentify))
-        head = result_headline(result)
-        print(f"{label}: {head.text}" + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else ""))
-        for caution in head.cautions:
-            print(f"  caution: {caution}")
-        if followup is not None:
-            print("  follow-up: " + "; ".join(followup.lines()[:2]))
     if args.json and outputs:
         payload = outputs[0] if len(volumes) == 1 else outputs
-        args.json.write_text(json.dumps(payload, indent=2))
+        try:
+            write_text_atomically(args.json, dumps(payload, indent=2))
+        except OSError as exc:
+            err(f"The JSON results could not be written to {display_path(args.json)}: {exc.strerror or exc}.")
+            return 2
     if not outputs:
         return 2
     return 1 if failures else 0

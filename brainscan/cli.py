@@ -11,41 +11,50 @@ from brainscan import __version__
 from brainscan.errors import BrainScanError
 
 
+def say(text: object, file=None) -> None:
+    """Print text that came from files or headers: each line without control characters (a header can hold
+    escape sequences that clear the screen or set the terminal's title)."""
+    from brainscan.text import printable
+
+    print(printable(text), file=file or sys.stdout)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     """List each series found under PATH...; exit 0 when at least one loaded, 2 when none did."""
     from brainscan.io.batch import scan_and_load
     from brainscan.io.describe import describe_series
+    from brainscan.jsonsafe import dumps
 
     try:
         outcomes = scan_and_load(args.paths)
     except BrainScanError as exc:
-        print(str(exc), file=sys.stderr)
+        say(exc, file=sys.stderr)
         return 2
     described = []
     for outcome in outcomes:
         entry = describe_series(outcome.info, outcome.volume)
         if outcome.error is not None:
-            print(f"{outcome.info.description}: {outcome.error}", file=sys.stderr)
+            say(f"{outcome.info.description}: {outcome.error}", file=sys.stderr)
             entry["error"] = str(outcome.error)
         described.append(entry)
     loaded = sum(outcome.volume is not None for outcome in outcomes)
     if args.json:
-        print(json.dumps(described, indent=2))
+        print(dumps(described, indent=2))
     else:
         for entry in described:
             spacing = entry["pixel_spacing_mm"]
-            print(f"{entry['description']}  [{entry['modality'] or entry['kind']}]")
+            say(f"{entry['description']}  [{entry['modality'] or entry['kind']}]")
             size = f"{entry['rows']}x{entry['columns']}"
-            print(f"  {entry['slices']} slices of {size}, sorted by {entry['sorted_by']}")
+            say(f"  {entry['slices']} slices of {size}, sorted by {entry['sorted_by']}")
             slice_spacing = entry["slice_spacing_mm"] or "unknown"
-            print(f"  pixel spacing {spacing or 'unknown'} mm, slice spacing {slice_spacing} mm")
-            print(f"  UID {entry['series_uid']}  source {entry['source']}")
+            say(f"  pixel spacing {spacing or 'unknown'} mm, slice spacing {slice_spacing} mm")
+            say(f"  UID {entry['series_uid']}  source {entry['source']}")
             for warning in entry["warnings"]:
-                print(f"  warning: {warning}")
+                say(f"  warning: {warning}")
             if entry["skipped"]:
-                print(f"  {len(entry['skipped'])} file(s) skipped:")
+                say(f"  {len(entry['skipped'])} file(s) skipped:")
                 for item in entry["skipped"]:
-                    print(f"    {item['path']}: {item['reason']}")
+                    say(f"    {item['path']}: {item['reason']}")
     if loaded == 0:
         print("No series could be loaded.", file=sys.stderr)
         return 2

@@ -35,8 +35,15 @@ def models_dir() -> Path:
     return resources_dir() / "models"
 
 
+PRIVATE_FOLDER = 0o700
+
+
 def user_home() -> Path:
-    """Per-user data folder (history database, logs); ``BRAINSCAN_HOME`` overrides it."""
+    """Per-user data folder (history database, logs); ``BRAINSCAN_HOME`` overrides it.
+
+    It holds patient data, so it is created readable by its owner only (0700), and an existing one that other
+    users can read is tightened (when it is ours to change).
+    """
     env = os.environ.get("BRAINSCAN_HOME")
     if env:
         path = Path(env)
@@ -44,5 +51,18 @@ def user_home() -> Path:
         import platformdirs
 
         path = Path(platformdirs.user_data_dir("BrainScan", "BrainScan"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    make_private_folder(path)
     return path
+
+
+def make_private_folder(path: Path) -> None:
+    """Remove group and other permissions from ``path`` when it has any and belongs to this user."""
+    try:
+        info = path.stat()
+        if info.st_mode & 0o077 and (not hasattr(os, "getuid") or info.st_uid == os.getuid()):
+            os.chmod(path, PRIVATE_FOLDER)
+    except OSError:
+        import logging
+
+        logging.getLogger(__name__).warning("could not make %s private to this user", path)

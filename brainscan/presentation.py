@@ -1,26 +1,33 @@
 """What every output of an analysis shows the same way: the headline, disclaimer, study code, report header,
 slice images.
 
-A base-level module (it imports only brainscan.types and brainscan.render) so that both the pipeline's
-JSON/history summary (brainscan.pipeline.summary) and the PDF report (brainscan.reports) can use it without
-one of those packages importing the other.
+A base-level module (it imports only brainscan.types, brainscan.text and brainscan.render) so that both the
+pipeline's JSON/history summary (brainscan.pipeline.summary) and the PDF report (brainscan.reports) can use it
+without one of those packages importing the other.
 
 De-identification removes the patient name, ID and birth date, the accession number and the institution,
 and puts a study code in their place. The code is ``BS-`` plus the first 8 hex digits of SHA-256 over the
 study and series UIDs: the same study always gets the same code, and the code does not reveal the UIDs.
+
+It also removes every path, folder and file name (folder names often carry patient names): the description
+of an image folder or NIfTI file is its name, so it is replaced by what the series is (``series_label``),
+and ``redact`` takes the names of the series' own files and folders out of warnings and reasons as a last
+guard.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from brainscan.render import compose, window_to_uint8
+from brainscan.text import display_path, unicode_safe
 from brainscan.types import CANNOT_ASSESS as CANNOT_ASSESS_LABEL
-from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED, AnalysisResult, SeriesVerdict
+from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED, AnalysisResult, SeriesInfo, SeriesVerdict
 
 DISCLAIMER = (
     "Decision support, not a diagnosis. BrainScan's models were trained on public MRI collections and can be "
@@ -34,8 +41,53 @@ IDENTIFYING_FIELDS = ("patient_name", "patient_id", "patient_birth_date", "acces
 def study_code(result: AnalysisResult) -> str:
     """Stable pseudonym for a study (see module docstring)."""
     info = result.info
-    key = f"{info.meta.study_uid}|{info.series_uid}".encode()
+    key = unicode_safe(f"{info.meta.study_uid}|{info.series_uid}").encode()
     return "BS-" + hashlib.sha256(key).hexdigest()[:8].upper()
+
+
+def series_label(info: SeriesInfo, deidentify: bool = False) -> str:
+    """The series description to show; de-identified, image folders and NIfTI files (whose description is
+    their folder or file name) are named by what they are instead."""
+    if not deidentify or info.kind == "dicom":
+        return info.description
+    if info.kind == "nifti":
+        plane = next((p for p in ("axial", "coronal", "sagittal") if info.description.endswith(f"{p})")), "")
+        return f"NIfTI volume ({plane})" if plane else "NIfTI volume"
+    return f"image slices ({info.rows} x {info.columns} pixels)"
+
+
+MIN_REDACTED = 3
+"""Names shorter than this are not redacted from free text (they would cut through ordinary words)."""
+
+
+def identifying_names(result: AnalysisResult) -> list[str]:
+    """Paths and names (folders and files) of this series, longest first, for ``redact``."""
+    volume = result.volume
+    return series_names(result.info, [*volume.slice_files, *(s.path for s in volume.skipped)])
+
+
+def series_names(info: SeriesInfo, more_paths=()) -> list[str]:
+    """Paths and names of a series' folder and files (and ``more_paths``), longest first, for ``redact``."""
+    paths = [info.source, *info.files, *(s.path for s in info.skipped), *more_paths]
+    names: set[str] = set()
+    for path in paths:
+        names.add(display_path(path))
+        names.add(display_path(os.path.basename(os.fspath(path))))
+    return sorted((n for n in names if len(n) >= MIN_REDACTED), key=len, reverse=True)
+
+
+def redact(value, names: list[str]):
+    """``value`` (text, or dicts and lists of text) with every one of ``names`` replaced by REMOVED."""
+    if isinstance(value, str):
+        for name in names:
+            if name in value:
+                value = value.replace(name, REMOVED)
+        return value
+    if isinstance(value, dict):
+        return {key: redact(item, names) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(item, names) for item in value]
+    return value
 
 
 def person_name(name: str) -> str:
@@ -72,7 +124,7 @@ def header_meta(result: AnalysisResult, deidentify: bool) -> dict[str, str]:
         "study_date": meta.study_date,
         "study_description": meta.study_description,
         "institution": meta.institution,
-        "series_description": result.info.description,
+        "series_description": series_label(result.info, deidentify),
         "study_code": study_code(result),
     }
     if deidentify:

@@ -8,23 +8,26 @@ there so that brainscan.reports can share them without importing the pipeline; t
 
 from __future__ import annotations
 
-import json
-
 from brainscan import __version__
 from brainscan.io.describe import describe_series
+from brainscan.jsonsafe import dumps
 from brainscan.presentation import (
     DISCLAIMER,
     OUTLINE_REASONS,
     REMOVED,
     SERIES_PROBABILITY,
     header_meta,
+    identifying_names,
     outline_status,
+    redact,
     render_slice,
     result_headline,
+    series_label,
     study_code,
     type_probabilities,
 )
 from brainscan.render import png_bytes
+from brainscan.text import display_path
 from brainscan.types import CLASS_NAMES, AnalysisResult, StudyMeta, StudyRecord
 
 __all__ = [
@@ -38,19 +41,18 @@ __all__ = [
 ]
 
 
-def _scrub(series: dict, code: str, source: str) -> dict:
-    """Paths and the series UID out of a described series (a UID can identify a study; image folders' UIDs
-    even hold the folder path): the study code takes the UID's place."""
+def _scrub(series: dict, code: str, result: AnalysisResult) -> dict:
+    """Paths, folder and file names and the series UID out of a described series (a UID can identify a study;
+    an image folder's description is its name): the study code takes the UID's place, the series' kind its
+    description (brainscan.presentation.series_label), and the series' own names are redacted from the rest."""
+    names = identifying_names(result)
     series = dict(series)
     series["source"] = REMOVED
     series["series_uid"] = code
-    series["skipped"] = [{"path": REMOVED, "reason": s["reason"]} for s in series["skipped"]]
-    series["warnings"] = [_scrub_text(w, source) for w in series["warnings"]]
+    series["description"] = series_label(result.info, deidentify=True)
+    series["skipped"] = [{"path": REMOVED, "reason": redact(s["reason"], names)} for s in series["skipped"]]
+    series["warnings"] = redact(series["warnings"], names)
     return series
-
-
-def _scrub_text(text: str, source: str) -> str:
-    return text.replace(source, REMOVED) if source else text
 
 
 def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
@@ -61,9 +63,9 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
     field.
     """
     series = describe_series(result.info, result.volume)
-    source = str(result.info.source)
+    names = identifying_names(result) if deidentify else []
     if deidentify:
-        series = _scrub(series, study_code(result), source)
+        series = _scrub(series, study_code(result), result)
     area_key = f"tumour_area_{result.area_unit}"
     slices = []
     for p in result.predictions:
@@ -97,7 +99,7 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
         "verdict": {
             "headline": head.text,
             "assessment": head.state,
-            "cautions": [_scrub_text(c, source) if deidentify else c for c in result.cautions],
+            "cautions": redact(list(result.cautions), names) if deidentify else list(result.cautions),
             "tumour": v.tumour,
             "label": v.label,
             "assessable": v.assessable,
@@ -118,7 +120,7 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
         "longest_diameter_unit": "mm" if result.area_unit == "mm2" else "px",
         "segmentation_gate": result.gate,
         "models": [m.to_dict() for m in result.models],
-        "warnings": [_scrub_text(w, source) for w in result.warnings] if deidentify else list(result.warnings),
+        "warnings": redact(list(result.warnings), names) if deidentify else list(result.warnings),
         "timings_s": {k: round(x, 3) for k, x in result.timings_s.items()},
         "disclaimer": DISCLAIMER,
     }
@@ -129,7 +131,7 @@ def to_study_record(result: AnalysisResult, thumbnail_side: int = 96) -> StudyRe
     info = result.info
     key = result.verdict.key_slices[0] if result.verdict.key_slices else result.volume.n_slices // 2
     return StudyRecord(
-        source_path=str(info.source),
+        source_path=display_path(info.source),
         series_uid=info.series_uid,
         description=info.description,
         verdict_label=result.verdict.label,
@@ -141,6 +143,6 @@ def to_study_record(result: AnalysisResult, thumbnail_side: int = 96) -> StudyRe
         longest_diameter_mm=result.longest_diameter if result.area_unit == "mm2" else None,
         models=tuple(m.to_dict() for m in result.models),
         thumbnail_png=png_bytes(render_slice(result, key), max_side=thumbnail_side),
-        result_json=json.dumps(result_to_dict(result)),
+        result_json=dumps(result_to_dict(result)),
         created_at=result.analysed_at,
     )

@@ -57,8 +57,10 @@ from brainscan.presentation import (
     UNASSESSED,
     dicom_date,
     header_meta,
+    identifying_names,
     outline_status,
     person_name,
+    redact,
     render_slice,
     result_headline,
     type_probabilities,
@@ -558,10 +560,9 @@ def _warnings_section(doc: _Document, result: AnalysisResult, deidentify: bool) 
     if not warnings:
         doc.paragraph("None.")
         return
-    source = str(result.info.source)
+    if deidentify:  # no path, folder or file name in a de-identified report
+        warnings = redact(warnings, identifying_names(result))
     for warning in warnings:
-        if deidentify and source and source in warning:
-            warning = warning.replace(source, "(removed)")
         doc.paragraph(f"- {warning}", size=9, height=4.4)
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
 
 from brainscan.errors import StorageError
+from brainscan.text import unicode_safe
 from brainscan.types import CANNOT_ASSESS, StudyMeta, StudyRecord
 
 MIGRATIONS: tuple[str, ...] = (
@@ -62,13 +64,14 @@ def _values(record: StudyRecord) -> tuple:
     # "cannot assess" has no probability; the column predates that verdict and is NOT NULL, so 0.0 is stored
     # and read back as None (see to_record)
     probability = float(record.tumour_probability) if record.tumour_probability is not None else 0.0
-    return (
+    values = (
         created, record.source_path, record.series_uid, record.description,
         record.meta.patient_name, record.meta.patient_id, record.meta.patient_birth_date,
         record.meta.study_date, record.meta.study_uid, record.verdict_label, int(record.tumour),
         probability, json.dumps(record.probabilities), record.volume_ml,
         record.longest_diameter_mm, json.dumps(list(record.models)), record.thumbnail_png, record.result_json,
     )  # fmt: skip
+    return tuple(unicode_safe(v) if isinstance(v, str) else v for v in values)  # undecodable folder-name bytes
 
 
 class HistoryStore:
@@ -79,8 +82,9 @@ class HistoryStore:
         self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(self.path)
             migrate(self._connection())
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"The study history at {self.path} could not be opened ({exc}).") from exc
 
     def _connection(self) -> sqlite3.Connection:
@@ -131,7 +135,7 @@ class HistoryStore:
             with transaction(conn):
                 found = conn.execute(
                     "SELECT id FROM studies WHERE series_uid = ? AND source_path = ? ORDER BY id DESC LIMIT 1",
-                    (record.series_uid, record.source_path),
+                    (unicode_safe(record.series_uid), unicode_safe(record.source_path)),
                 ).fetchone()
                 if found is None:
                     return self._insert(conn, record)
@@ -149,10 +153,10 @@ class HistoryStore:
         """Newest first; ``search`` matches patient name/ID, description, path or verdict."""
         clauses, params = [], []
         if search:
-            like = f"%{search}%"
+            like = f"%{escape_like(search)}%"
             clauses.append(
-                "(patient_name LIKE ? OR patient_id LIKE ? OR description LIKE ? OR source_path LIKE ? "
-                "OR verdict_label LIKE ?)"
+                "(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\' OR description LIKE ? "
+                "ESCAPE '\\' OR source_path LIKE ? ESCAPE '\\' OR verdict_label LIKE ? ESCAPE '\\')"
             )
             params += [like] * 5
         if tumour is not None:
@@ -189,6 +193,27 @@ class HistoryStore:
             return [to_record(row) for row in self._connection().execute(sql, params).fetchall()]
         except sqlite3.Error as exc:
             raise StorageError(f"The study history could not be read ({exc}).") from exc
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE pattern with ESCAPE '\\': its own %, _ and \\ match literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+PRIVATE_FILE = 0o600
+
+
+def make_private(path: Path) -> None:
+    """Create the database file readable by its owner only, and tighten an existing one (with its WAL files):
+    it holds patient names and results."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    os.close(fd)
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if name.exists() and name.stat().st_mode & 0o077:
+                os.chmod(name, PRIVATE_FILE)
+        except OSError:
+            pass  # not ours to change (another owner); the data folder is private all the same
 
 
 class transaction:
