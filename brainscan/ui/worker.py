@@ -16,6 +16,7 @@ plain method, so it works while the worker's thread is busy. Progress is throttl
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -70,6 +71,26 @@ def default_models_loader():
     from brainscan.runtime.loading import load_shipped_models
 
     return load_shipped_models()
+
+
+def reports_failures(slot: Callable) -> Callable:
+    """Whatever a worker slot raises reaches the GUI thread as ``failed``, never the excepthook of this thread:
+    an exception escaping a slot would leave the window busy for good (and a dialog must not open here)."""
+
+    @functools.wraps(slot)
+    def guarded(self, *args, **kwargs):
+        try:
+            return slot(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the GUI shows it; nothing may escape the worker thread
+            log.exception("worker job %s failed", slot.__name__)
+            if not isinstance(exc, BrainScanError):
+                wrapped = BrainScanError(f"BrainScan hit an unexpected error ({type(exc).__name__}: {exc}).")
+                wrapped.__cause__ = exc
+                exc = wrapped
+            self.failed.emit(exc)
+            return None
+
+    return guarded
 
 
 class AnalysisWorker(QObject):
@@ -150,6 +171,7 @@ class AnalysisWorker(QObject):
         self.models_ready.emit(models)
 
     @Slot(list, str)
+    @reports_failures
     def open_paths(self, paths: list[Path], prefer_series_uid: str = "") -> None:
         from brainscan.io import scan
 
@@ -167,6 +189,7 @@ class AnalysisWorker(QObject):
         self.load_series(found[0])
 
     @Slot(object)
+    @reports_failures
     def load_series(self, info) -> None:
         from brainscan.io import load
 
@@ -178,6 +201,7 @@ class AnalysisWorker(QObject):
         self.volume_loaded.emit(volume)
 
     @Slot(object)
+    @reports_failures
     def analyze(self, volume) -> None:
         from brainscan.pipeline.analyze import analyze
         from brainscan.pipeline.summary import to_study_record
@@ -222,13 +246,20 @@ class AnalysisWorker(QObject):
         self.finished.emit(result)
 
     def _save(self, record) -> None:
+        """Save ``record``; any failure is a StorageError (the result is shown all the same)."""
         from brainscan.storage import HistoryStore, default_history_path
 
-        store = HistoryStore(self.history_path or default_history_path())
         try:
-            store.save(record)
-        finally:
-            store.close()
+            store = HistoryStore(self.history_path or default_history_path())
+            try:
+                store.save(record)
+            finally:
+                store.close()
+        except StorageError:
+            raise
+        except Exception as exc:
+            log.exception("saving the study failed")
+            raise StorageError(f"The study could not be saved to the history ({type(exc).__name__}: {exc}).") from exc
 
 
 def _as_load_error(exc: Exception, paths) -> BrainScanError:
