@@ -678,7 +678,7 @@ def test_header_pixel_budget_holds_under_a_memory_limit(tmp_path):
 
 @pytest.fixture
 def fake_models(monkeypatch):
-    from brainscan.models import loading
+    from brainscan.runtime import loading
     from tests.fakes import FakeClassifier, FakeSegmenter
 
     calls = []
