@@ -1,8 +1,10 @@
 """MainWindow: menus, drag-and-drop, status bar, and the wiring between the views and the one worker.
 
 The window holds no analysis logic: opening, loading, analysing and saving happen in AnalysisWorker on its
-QThread; the views only draw what the worker's signals deliver. Model loading starts when the window is
-first shown; a series opened before the models are ready is displayed at once and analysed when they are.
+QThread; the views only draw what the worker's signals deliver. What the window knows (the study on screen,
+its result, the model state, the job in flight) is one Qt-free ``Session`` (brainscan.ui.session), which also
+decides what a signal or a menu action leads to. Model loading starts when the window is first shown; a
+series opened before the models are ready is displayed at once and analysed when they are.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from brainscan.ui.history_view import HistoryView
 from brainscan.ui.menus import build_menus
 from brainscan.ui.progress import ProgressStrip
 from brainscan.ui.result_panel import ResultPanel, tumour_slices
+from brainscan.ui.session import ANALYZE, OPEN, READY, REFUSE, START, WAIT, Session
 from brainscan.ui.settings import add_recent, app_settings, recent_paths
 from brainscan.ui.slice_slider import SliceSlider
 from brainscan.ui.slice_view import SliceView
@@ -63,16 +66,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else app_settings()
         self.history_path = Path(history_path) if history_path else default_history_path()
         self.store = HistoryStore(self.history_path)
-        self.volume = None
-        self.result = None
-        self.follow_up = None  # brainscan.followup.FollowUp of self.result, when the history has a prior study
-        self._placed_for = None  # the volume whose key slice the preliminary verdict already went to
-        self.models_state = "loading"  # "ready", "failed"
-        self.models_message = "Loading the analysis models…"
-        self.pending_analysis = None
-        self.reopen_record = None
-        self.busy: str | None = None  # "open" or "analyze"
-        self._opens_pending = 0
+        self.session = Session()
         self._started = self._closed = False
 
         self.view = SliceView()
@@ -82,7 +76,7 @@ class MainWindow(QMainWindow):
         self.panel = ResultPanel()
         self.history = HistoryView(self.store)
         self.progress = ProgressStrip()
-        self.model_status = QLabel(self.models_message)
+        self.model_status = QLabel(self.session.models_message)
         self._build_layout()
         self.menus = build_menus(self)
         self.menus.recent.aboutToShow.connect(self._fill_recent)
@@ -98,6 +92,23 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # ---- construction ----------------------------------------------------------------------------------
+    # the study on screen, for callers (tests, docs/make_screenshot.py); the session holds them
+    @property
+    def volume(self):
+        return self.session.volume
+
+    @property
+    def result(self):
+        return self.session.result
+
+    @property
+    def follow_up(self):
+        return self.session.follow_up
+
+    @property
+    def busy(self) -> str | None:
+        return self.session.busy
+
     def _build_layout(self) -> None:
         left = QWidget()
         column = QVBoxLayout(left)
@@ -170,15 +181,11 @@ class MainWindow(QMainWindow):
         paths = [Path(p) for p in paths]
         if not paths:
             return
-        if self.busy == "analyze":
+        if self.session.begin_open(record):
             self.worker.cancel()
-        self.pending_analysis = None
-        self.reopen_record = record
         first = paths[0]
         self.settings.setValue("last_folder", str(first if first.is_dir() else first.parent))
         add_recent(self.settings, str(first) if len(paths) == 1 else str(first.parent))
-        self.busy = "open"
-        self._opens_pending += 1
         # one message at a time: the progress strip says what is running (a status message beside it gets cut)
         self.statusBar().clearMessage()
         self.progress.start(f"Reading {first.name or first}…", cancellable=False, busy=True)
@@ -192,7 +199,7 @@ class MainWindow(QMainWindow):
         if Path(record.source_path).exists():
             self.open_paths([Path(record.source_path)], record.series_uid, record)
             return
-        self.volume = self.result = None
+        self.session.forget_volume()
         self.view.clear(f"The images are no longer at {record.source_path}.\nShowing the stored result only.")
         self.slider.set_slice_count(0)
         self.slider.set_marks([])
@@ -229,50 +236,47 @@ class MainWindow(QMainWindow):
 
     # ---- analysis ----------------------------------------------------------------------------------------
     def start_analysis(self, volume=None) -> None:
-        volume = volume if volume is not None else self.volume
-        if volume is None or self.busy is not None:
+        volume = volume if volume is not None else self.session.volume
+        answer = self.session.request_analysis(volume)
+        if answer != START:
+            if answer in (WAIT, REFUSE):
+                self.statusBar().showMessage(self.session.models_message)
             return
-        if self.models_state != "ready":
-            self.pending_analysis = volume if self.models_state == "loading" else None
-            self.statusBar().showMessage(self.models_message)
-            return
-        self.busy = "analyze"
+        self.session.begin_analysis()
         self.statusBar().clearMessage()
         self.progress.start(f"Analysing {volume.n_slices} slices…", cancellable=True)
         self._update_actions()
         self.worker.request_analysis(volume)
 
     def cancel_analysis(self) -> None:
-        if self.busy == "analyze":
+        if self.session.can_cancel:
             self.worker.cancel()
             self.progress.cancel.setEnabled(False)
             self.progress.label.setText("Cancelling…")
 
     def _analyze_when_ready(self, volume) -> str:
-        if self.models_state == "ready":
+        if self.session.models == READY:
             self.start_analysis(volume)
             return ""
-        if self.models_state == "loading":
-            self.pending_analysis = volume
+        if self.session.request_analysis(volume) == WAIT:
             return "The analysis starts as soon as the models are loaded."
-        return f"Not analysed: {self.models_message}"
+        return f"Not analysed: {self.session.models_message}"
 
     # ---- worker signals (GUI thread) ---------------------------------------------------------------------
     def _job_done(self) -> None:
-        self.busy = None
+        self.session.job_done()
         self.progress.stop()
         self._update_actions()
 
     def _open_done(self) -> bool:
         """End of one open request; False when a newer one is still pending (this result is stale)."""
-        self._opens_pending = max(0, self._opens_pending - 1)
-        if self._opens_pending:
+        if not self.session.open_done():
             return False
         self._job_done()
         return True
 
     def _on_series_found(self, series: list) -> None:
-        if self._opens_pending > 1:
+        if self.session.superseded():
             self._open_done()
             return
         self.progress.stop()
@@ -287,8 +291,7 @@ class MainWindow(QMainWindow):
     def _on_volume_loaded(self, volume) -> None:
         if not self._open_done():
             return
-        record, self.reopen_record = self.reopen_record, None
-        self.volume, self.result = volume, None
+        record = self.session.show_volume(volume)
         # the slider's range first: set_volume announces the middle slice, which an old, shorter range would clamp
         self.slider.set_slice_count(volume.n_slices)
         self.slider.set_marks([])
@@ -314,11 +317,11 @@ class MainWindow(QMainWindow):
     def _on_preliminary(self, result) -> None:
         """Show the verdict as soon as classification is done and go to the key slice, whose outline is
         computed first; the other outlines and the heat maps follow."""
-        if self.busy != "analyze" or result.volume is not self.volume:
+        if not self.session.current(result.volume):
             return
         self.panel.show_result(result)
         self.slider.set_marks(tumour_slices(self.panel.summary()))
-        self._placed_for = result.volume
+        self.session.placed_for = result.volume
         if result.verdict.key_slices:
             self.view.set_index(result.verdict.key_slices[0])
         self.progress.label.setText("Verdict ready; outlining…")
@@ -326,22 +329,21 @@ class MainWindow(QMainWindow):
 
     def _on_outlined(self, volume, masks) -> None:
         """Draw outlines as each batch lands, so the key slice shows its outline long before the series is done."""
-        if self.busy != "analyze" or volume is not self.volume:
+        if not self.session.current(volume):
             return
         self.view.add_masks(masks)
         self.outlines_shown.emit(masks)
 
     def _on_finished(self, result) -> None:
-        if self.busy != "analyze" or result.volume is not self.volume:
+        if not self.session.current(result.volume):
             return  # a result for a series that was replaced meanwhile (already saved)
+        self.session.finish_analysis(result, dicom_actions.follow_up_from_store(self.store, result))
         self._job_done()
-        self.result = result
         self.view.set_overlays({i: s.mask for i, s in result.segmentations.items()}, result.heatmaps)
         self.panel.show_result(result)
-        self.follow_up = dicom_actions.follow_up_from_store(self.store, result)
-        self.panel.show_followup(self.follow_up)
+        self.panel.show_followup(self.session.follow_up)
         self.slider.set_marks(tumour_slices(self.panel.summary()))
-        if result.verdict.key_slices and self._placed_for is not result.volume:
+        if result.verdict.key_slices and self.session.placed_for is not result.volume:
             self.view.set_index(result.verdict.key_slices[0])  # not again: the user may have moved on meanwhile
         self.history.refresh()
         self.statusBar().showMessage("Analysis finished and saved in the study history.", 8000)
@@ -349,51 +351,48 @@ class MainWindow(QMainWindow):
         self.result_shown.emit(result)
 
     def _on_failed(self, exc) -> None:
-        if self.busy == "open":
+        if self.session.busy == OPEN:
             if not self._open_done():
                 return
-        elif self.busy == "analyze":
+        elif self.session.busy == ANALYZE:
             self._job_done()
         self.statusBar().showMessage(str(exc), 10000)
         errors.show_error(self, exc)
         self.error_reported.emit(exc)
 
     def _on_cancelled(self) -> None:
-        if self.busy == "analyze":
+        if self.session.busy == ANALYZE:
             self._job_done()
             self.panel.note.setText("The analysis was cancelled; nothing was saved. Press F5 to start it again.")
         self.statusBar().showMessage("Analysis cancelled; nothing was saved.", 8000)
         self.analysis_cancelled.emit()
 
     def _on_models_ready(self, models) -> None:
-        self.models_state = "ready"
         names = [getattr(getattr(m, "spec", None), "name", type(m).__name__) for m in (models.classifier,)]
         if models.segmenter is not None:
             names.append(getattr(getattr(models.segmenter, "spec", None), "name", type(models.segmenter).__name__))
-        self.models_message = "Models ready: " + ", ".join(names)
-        self.model_status.setText(self.models_message)
-        self.model_status.setToolTip("\n".join(models.warnings) or self.models_message)
+        volume = self.session.models_ready("Models ready: " + ", ".join(names))
+        self.model_status.setText(self.session.models_message)
+        self.model_status.setToolTip("\n".join(models.warnings) or self.session.models_message)
         if models.warnings:
             self.statusBar().showMessage(" ".join(models.warnings), 10000)
         self._update_actions()
-        volume, self.pending_analysis = self.pending_analysis, None
-        if volume is not None and volume is self.volume and self.busy is None:
+        if volume is not None:
             self.panel.note.setText("")
             self.start_analysis(volume)
         self.models_changed.emit("ready")
 
     def _on_models_failed(self, exc) -> None:
-        self.models_state = "failed"
         text = str(exc).lower()
         missing = isinstance(exc, ModelError) and any(w in text for w in ("missing", "no trained", "not installed"))
         prefix = "No trained classifier installed" if missing else "Analysis models unavailable"
-        self.models_message = f"{prefix}: {exc} Images can be viewed but not analysed."
+        message = f"{prefix}: {exc} Images can be viewed but not analysed."
+        dropped = self.session.models_failed(message)
         self.model_status.setText(f"{prefix}: analysis unavailable")
-        self.model_status.setToolTip(self.models_message)
-        self.statusBar().showMessage(self.models_message, 15000)
-        if self.pending_analysis is not None:
-            self.pending_analysis = None
-            self.panel.note.setText(f"Not analysed: {self.models_message}")
+        self.model_status.setToolTip(message)
+        self.statusBar().showMessage(message, 15000)
+        if dropped:
+            self.panel.note.setText(f"Not analysed: {message}")
         self._update_actions()
         self.models_changed.emit("failed")
 
@@ -423,12 +422,11 @@ class MainWindow(QMainWindow):
 
     # ---- state, settings, closing ------------------------------------------------------------------------
     def _update_actions(self) -> None:
-        ready = self.models_state == "ready"
-        self.menus.analyze.setEnabled(ready and self.volume is not None and self.busy is None)
-        self.menus.analyze.setToolTip("" if ready else self.models_message)
-        self.menus.cancel.setEnabled(self.busy == "analyze")
+        self.menus.analyze.setEnabled(self.session.can_analyze)
+        self.menus.analyze.setToolTip("" if self.session.models == READY else self.session.models_message)
+        self.menus.cancel.setEnabled(self.session.can_cancel)
         for action in (self.menus.export, self.menus.export_deidentified, self.menus.export_dicom):
-            action.setEnabled(self.result is not None and self.busy is None)
+            action.setEnabled(self.session.can_export)
 
     def _sync_overlay_actions(self) -> None:
         self.menus.mask.setChecked(self.view.mask_visible())

@@ -124,7 +124,7 @@ def test_window_appears_before_models_load_and_queues_the_analysis(qtbot, make_w
         with qtbot.waitSignal(window.volume_shown, timeout=WAIT_MS):
             window.open_paths([phantom])
         assert window.view.volume() is not None  # shown at once
-        assert window.pending_analysis is window.volume
+        assert window.session.pending_analysis is window.volume
         assert "as soon as the models are loaded" in window.panel.note.text()
         assert not window.menus.analyze.isEnabled()
         assert classifier.calls == 0
@@ -148,7 +148,7 @@ def test_no_models_installed_still_displays_images(qtbot, make_window, phantom, 
         window.show()
     try:
         assert "No trained classifier installed" in window.model_status.text()
-        assert "No trained classifier installed" in window.models_message
+        assert "No trained classifier installed" in window.session.models_message
         with qtbot.waitSignal(window.volume_shown, timeout=WAIT_MS):
             window.open_paths([phantom])
         assert window.view.volume().n_slices == 8
