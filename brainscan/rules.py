@@ -20,6 +20,7 @@ slice threshold, so no outline ever contradicts the verdict.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -85,3 +86,51 @@ def outline_gate(predictions: Iterable, series_is_tumour: bool, threshold: float
 def describe_gate(threshold: float) -> str:
     """The gate in words, as the report and the JSON quote it."""
     return f"outline slices with P(tumour) >= {threshold:.3g} when the series verdict is tumour"
+
+
+# ---------------------------------------------------------------- series rule (brainscan.pipeline.verdict)
+
+MIN_ASSESSED_FRACTION = 0.25
+MIN_ASSESSED = 3
+MIN_TUMOUR_EXTENT_MM = 6.0
+MAX_SPACING_MM = 50.0
+
+
+def run_length(n_slices: int, slice_spacing_mm: float | None) -> int:
+    """``w`` of rule 3: how many neighbouring slices a tumour call must be read over."""
+    if n_slices <= 3:
+        return 1
+    if slice_spacing_mm is None or not (0 < slice_spacing_mm < MAX_SPACING_MM):
+        return 2
+    return max(2, math.ceil(MIN_TUMOUR_EXTENT_MM / slice_spacing_mm - 1e-9))
+
+
+def assessed_runs(assessed: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each maximal run of consecutive assessed slices."""
+    runs, start = [], None
+    for i, ok in enumerate(list(assessed) + [False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def strongest_window(tumour_p: np.ndarray, assessed: np.ndarray, w: int) -> tuple[float, tuple[int, int]]:
+    """(highest P(tumour) a strict majority of ``w`` neighbouring assessed slices reach, (start, stop) of them).
+
+    A series whose assessed runs are all shorter than ``w`` is read over its longest run.
+    """
+    runs = assessed_runs(assessed)
+    w = min(w, max(stop - start for start, stop in runs))
+    best, where = -1.0, (0, 0)
+    for start, stop in runs:
+        if stop - start < w:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(tumour_p[start:stop], w)
+        majority = -np.sort(-windows, axis=1)[:, w // 2]
+        i = int(np.argmax(majority))
+        if majority[i] > best:
+            best, where = float(majority[i]), (start + i, start + i + w)
+    return best, where

@@ -1,4 +1,5 @@
-"""Series verdict: one answer from per-slice calibrated probabilities.
+"""Series verdict: one answer from per-slice calibrated probabilities (its parameters and run arithmetic live in
+brainscan.rules).
 
 Rule (the report and the docs quote it):
 
@@ -22,58 +23,19 @@ Rule (the report and the docs quote it):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from brainscan.rules import (
+    MIN_ASSESSED,
+    MIN_ASSESSED_FRACTION,
+    NOTUMOR_INDEX,
+    run_length,
+    strongest_window,
+    tumour_probability,
+)
 from brainscan.types import CANNOT_ASSESS, CLASS_NAMES, NO_TUMOUR, SeriesVerdict, SlicePrediction
-
-NOTUMOR_INDEX = CLASS_NAMES.index(NO_TUMOUR)
-MIN_ASSESSED_FRACTION = 0.25
-MIN_ASSESSED = 3
-MIN_TUMOUR_EXTENT_MM = 6.0
-MAX_SPACING_MM = 50.0
-
-
-def run_length(n_slices: int, slice_spacing_mm: float | None) -> int:
-    """``w`` of rule 3: how many neighbouring slices a tumour call must be read over."""
-    if n_slices <= 3:
-        return 1
-    if slice_spacing_mm is None or not (0 < slice_spacing_mm < MAX_SPACING_MM):
-        return 2
-    return max(2, math.ceil(MIN_TUMOUR_EXTENT_MM / slice_spacing_mm - 1e-9))
-
-
-def assessed_runs(assessed: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of each maximal run of consecutive assessed slices."""
-    runs, start = [], None
-    for i, ok in enumerate(list(assessed) + [False]):
-        if ok and start is None:
-            start = i
-        elif not ok and start is not None:
-            runs.append((start, i))
-            start = None
-    return runs
-
-
-def strongest_window(tumour_p: np.ndarray, assessed: np.ndarray, w: int) -> tuple[float, tuple[int, int]]:
-    """(highest P(tumour) a strict majority of ``w`` neighbouring assessed slices reach, (start, stop) of them).
-
-    A series whose assessed runs are all shorter than ``w`` is read over its longest run.
-    """
-    runs = assessed_runs(assessed)
-    w = min(w, max(stop - start for start, stop in runs))
-    best, where = -1.0, (0, 0)
-    for start, stop in runs:
-        if stop - start < w:
-            continue
-        windows = np.lib.stride_tricks.sliding_window_view(tumour_p[start:stop], w)
-        majority = -np.sort(-windows, axis=1)[:, w // 2]
-        i = int(np.argmax(majority))
-        if majority[i] > best:
-            best, where = float(majority[i]), (start + i, start + i + w)
-    return best, where
 
 
 def series_verdict(
@@ -92,7 +54,7 @@ def series_verdict(
     n = len(predictions)
     probs = np.asarray([p.probabilities for p in predictions], dtype=np.float64)
     assessed = np.asarray([p.assessed for p in predictions], dtype=bool)
-    tumour_p = 1.0 - probs[:, NOTUMOR_INDEX]
+    tumour_p = np.asarray(tumour_probability(probs), dtype=np.float64)
     n_assessed = int(assessed.sum())
     w = run_length(n, slice_spacing_mm)
     rule = (
