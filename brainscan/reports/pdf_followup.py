@@ -27,7 +27,9 @@ def _plot(doc, followup: FollowUp) -> None:
     left = doc.l_margin + 16
     y0 = doc.get_y() + 4
     bottom = y0 + PLOT_HEIGHT
-    doc.set_font("Helvetica", size=7.5)
+    from brainscan.reports.pdf import FONT
+
+    doc.set_font(FONT, size=7.5)
     doc.set_draw_color(120, 120, 120)
     doc.set_line_width(0.2)
     doc.line(left, y0, left, bottom)
