@@ -23,6 +23,7 @@ from pydicom.uid import JPEGBaseline8Bit, generate_uid
 from brainscan.errors import SeriesLoadError
 from brainscan.io import load, scan
 from tests.dicom_factory import make_dataset, true_order, write_series
+from tests.fakes import FakeClassifier, FakeSegmenter
 
 
 def reasons(volume_or_info) -> dict[str, str]:
@@ -679,7 +680,6 @@ def test_header_pixel_budget_holds_under_a_memory_limit(tmp_path):
 @pytest.fixture
 def fake_models(monkeypatch):
     from brainscan.runtime import loading
-    from tests.fakes import FakeClassifier, FakeSegmenter
 
     calls = []
 
@@ -914,3 +914,88 @@ def test_non_utf8_folder_is_analysed_saved_and_coded(tmp_path, fake_models):
     assert data["study"]["study_code"].startswith("BS-") and "M\ufffdller" in data["series"]["source"]
     (record,) = HistoryStore(default_history_path()).list()
     assert "M\ufffdller" in record.source_path
+
+
+# ---- 1 end to end: blank, NaN and tiny series never get a verdict (with brainscan.pipeline.assessability)
+
+
+class AlwaysTumour(FakeClassifier):
+    """Meningioma with P 0.9 whatever it is shown, as the real classifier once answered on blank series."""
+
+    def _one(self, pixels):
+        return [0.03, 0.9, 0.05, 0.02]
+
+
+@pytest.fixture
+def overconfident_models(monkeypatch):
+    from brainscan.runtime import loading
+
+    monkeypatch.setattr(
+        loading, "load_shipped_models", lambda *a, **k: loading.LoadedModels(AlwaysTumour(), FakeSegmenter())
+    )
+
+
+def nan_float_series(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    uid = generate_uid()
+    for k in range(4):
+        ds = make_dataset(np.zeros((64, 64), np.uint16), series_uid=uid, position=(0, 0, 3.0 * k), instance=k + 1)
+        del ds.PixelData, ds.PixelRepresentation
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+        ds.FloatPixelData = np.full((64, 64), np.nan, np.float32).tobytes()
+        ds.save_as(folder / f"n{k}.dcm", enforce_file_format=True)
+
+
+def huge_slope_series(folder: Path, slope: str) -> None:
+    folder.mkdir(parents=True)
+    uid = generate_uid()
+    for k in range(4):
+        ds = make_dataset(np.full((64, 64), 7, np.uint16), series_uid=uid, position=(0, 0, 3.0 * k), instance=k + 1)
+        ds.RescaleSlope, ds.RescaleIntercept = slope, "0"
+        ds.save_as(folder / f"h{k}.dcm", enforce_file_format=True)
+
+
+def png_series(folder: Path, size: tuple[int, int], value: int = 500) -> None:
+    folder.mkdir(parents=True)
+    for k in range(4):
+        Image.fromarray(np.full(size[::-1], value, np.uint16)).save(folder / f"p{k}.png")
+
+
+BLANK_KINDS = {
+    "nan_float_pixels": nan_float_series,
+    "slope_1e308_on_constant": lambda f: huge_slope_series(f, "1e308"),
+    "slope_nan_on_constant": lambda f: huge_slope_series(f, "NaN"),
+    "constant_png": lambda f: png_series(f, (64, 64)),
+    "tiny_12px_png": lambda f: png_series(f, (12, 12)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BLANK_KINDS))
+def test_blank_nan_and_tiny_series_get_no_verdict(tmp_path, overconfident_models, capsys, kind):
+    from brainscan import cli
+
+    BLANK_KINDS[kind](tmp_path / kind)
+    out, pdf = tmp_path / "out.json", tmp_path / "out.pdf"
+    code = cli.main(["analyze", str(tmp_path / kind), "--json", str(out), "--pdf", str(pdf), "--quiet"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    verdict = strict_json(out.read_text())["verdict"]
+    assert verdict["tumour"] is False and verdict["label"] == "cannot assess", verdict
+    assert "TUMOUR" not in printed.out.upper().replace("NO TUMOUR", "")
+    text = pdf_text(pdf)
+    assert "Cannot assess this series" in text and "Tumour suspected" not in text
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 8000), (5, 5)])
+def test_degenerate_image_series_is_an_error_not_a_verdict(tmp_path, overconfident_models, capsys, size):
+    from brainscan import cli
+
+    folder = tmp_path / "degenerate"
+    folder.mkdir()
+    for k in range(3):
+        Image.new("L", size, 100 + k).save(folder / f"d{k}.png")
+    out = tmp_path / "out.json"
+    assert cli.main(["analyze", str(folder), "--json", str(out), "--quiet", "--no-history"]) == 2
+    err = capsys.readouterr().err
+    assert "too small to show a brain" in err or "implausible image size" in err
+    assert "Traceback" not in err and not out.exists()
