@@ -145,7 +145,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
             spec = read_spec(args.card) if args.card else shipped_segmenter_spec()
             segmenter = load_segmenter(spec, choose_runtime(requested, spec))
-            report = evaluate_segmenter(segmenter, args.dir)
+            if args.views:
+                segmenter.views = args.views  # what-if: the card's model read with another number of views
+            if args.validation_split:
+                report = _evaluate_segmenter_validation(segmenter, spec, args.dir)
+            else:
+                report = evaluate_segmenter(segmenter, args.dir)
             text = (
                 f"n = {report['n']}  dice mean {report['dice_mean']:.4f}  median {report['dice_median']:.4f}  "
                 f"IoU mean {report['iou_mean']:.4f}  {report['ms_per_slice']:.1f} ms/slice\n"
@@ -153,6 +158,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
             if args.no_tumour_dir:
                 report["no_tumour"] = outlined_fraction_in_folder(segmenter, args.no_tumour_dir)
+            if "no_tumour" in report:
                 text += (
                     f"\nno-tumour slices: {report['no_tumour']['n']}, outlined on "
                     f"{report['no_tumour']['outlined_fraction']:.1%} (mean outlined area "
@@ -169,6 +175,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _evaluate_segmenter_validation(segmenter, spec, root: Path) -> dict:
+    """The card's numbers, measured again: the slices of ``root`` in the card's validation list, and how often it
+    outlines anything on the shipped classifier's tumour-free validation slices (as `export segmenter` does)."""
+    from brainscan.training.export_segmenter import notumor_validation_files
+    from brainscan.training.segmentation_data import read_segmentation_set
+    from brainscan.training.segmentation_evaluation import evaluate_items, outlined_fraction
+
+    listed = set(json.loads((spec.file.parent / spec.card["split"]["validation_files"]).read_text())["files"])
+    items = [item for item in read_segmentation_set(Path(root)) if item.image.name in listed]
+    report = evaluate_items(segmenter, items)
+    report["views"] = segmenter.views
+    empty = notumor_validation_files()
+    if empty:
+        report["no_tumour"] = outlined_fraction(segmenter, empty)
+    return report
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -293,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_segmenter.add_argument("--card", type=Path, help="model card (default: the shipped one)")
     evaluate_segmenter.add_argument(
         "--no-tumour-dir", type=Path, help="also report how often it outlines anything on these tumour-free slices"
+    )
+    evaluate_segmenter.add_argument(
+        "--validation-split",
+        action="store_true",
+        help="only the slices in the card's validation list, plus the classifier's tumour-free validation slices "
+        "(the card's validation numbers)",
+    )
+    evaluate_segmenter.add_argument(
+        "--views", type=int, choices=(1, 2, 8), help="test-time views instead of the card's (to price them)"
     )
     evaluate_series = evaluate_sub.add_parser(
         "series", help="ROOT/tumour/<series> and ROOT/normal/<series> (DICOM folders or NIfTI files): whole series"

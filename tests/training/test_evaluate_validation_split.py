@@ -1,0 +1,55 @@
+"""`evaluate segmenter --validation-split --views N`: the card's numbers re-measured on the listed slices only, at
+another number of views (the committed LiteRT segmenter; no TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brainscan.config import models_dir
+from brainscan.runtime.spec import SEGMENTER_CARD
+
+
+def test_validation_split_scores_only_the_listed_slices_at_the_asked_views(tmp_path, monkeypatch):
+    pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is not installed")
+    card = json.loads((models_dir() / SEGMENTER_CARD).read_text())
+    if "litert" not in card:
+        pytest.skip("the shipped segmenter card names no LiteRT model")
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(models_dir() / card["litert"]["file"], models / card["litert"]["file"])
+    shutil.copy(models_dir() / card["file"], models / card["file"])
+    card["split"]["validation_files"] = "val.json"
+    (models / "val.json").write_text(json.dumps({"files": ["5.png", "9.png"]}))
+    (models / SEGMENTER_CARD).write_text(json.dumps(card))
+
+    data = tmp_path / "set"
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    rows = ["image,mask,label,label_name,original_width,original_height"]
+    rng = np.random.default_rng(0)
+    for n, name in [(5, "meningioma"), (9, "glioma"), (12, "pituitary")]:
+        image = rng.integers(0, 60, (256, 256)).astype(np.uint8)
+        image[100:150, 90:160] = 230
+        Image.fromarray(image).save(data / "images" / f"{n}.png")
+        mask = np.zeros((256, 256), np.uint8)
+        mask[100:150, 90:160] = 255
+        Image.fromarray(mask).save(data / "masks" / f"{n}_mask.png")
+        rows.append(f"images/{n}.png,masks/{n}_mask.png,1,{name},256,256")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("BRAINSCAN_DATA", str(tmp_path / "no-shared-data"))  # no tumour-free slices to add
+
+    from brainscan.cli import main
+
+    out = tmp_path / "r.json"
+    args = ["evaluate", "segmenter", str(data), "--card", str(models / SEGMENTER_CARD), "--validation-split"]
+    assert main([*args, "--views", "1", "--runtime", "litert", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["n"] == 2 and report["views"] == 1 and set(report["dice_by_label"]) == {"meningioma", "glioma"}
+    assert "no_tumour" not in report
+    with pytest.raises(SystemExit):
+        main([*args, "--views", "3"])
