@@ -47,12 +47,24 @@ class KerasClassifier(BatchedClassifier):
     def forward_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(uncalibrated softmax, ``dense_1`` features) of one view, from one forward pass."""
         if self._with_features is None:
-            import keras
-
-            features = keras.Model(self.model.inputs, [self.model.get_layer("dense_1").output, self.model.output])
-            self._with_features = lambda x: features(x, training=False)
+            self._with_features = self._feature_function()
         dense, probs = self._with_features(batch)
         return np.asarray(probs, dtype=np.float64), np.asarray(dense, dtype=np.float64)
+
+    def _feature_function(self):
+        """The model's layers re-applied to a new symbolic input, keeping ``dense_1``'s output as a second output
+        (a Sequential model that was only ever called eagerly has no symbolic outputs of its own)."""
+        import keras
+        import tensorflow as tf
+
+        inputs = keras.Input(shape=tuple(self.model.input_shape[1:]))
+        x, dense = inputs, None
+        for layer in self.model.layers:
+            x = layer(x)
+            if layer.name == "dense_1":
+                dense = x
+        both = keras.Model(inputs, [dense, x])
+        return tf.function(lambda batch: both(batch, training=False), reduce_retracing=True)
 
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM for ``class_index`` (the predicted class when None) on the slice's own grid.
