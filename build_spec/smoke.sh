@@ -47,7 +47,7 @@ fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/brainscan-smoke.XXXXXX")"
 if [ "${BRAINSCAN_SMOKE_KEEP:-0}" = 1 ]; then echo "work folder: $WORK"; else trap 'rm -rf "$WORK"' EXIT; fi
-mkdir -p "$WORK/home" "$WORK/cwd"
+mkdir -p "$WORK/home" "$WORK/cwd" "$WORK/out"  # out/: the JSON, and the temporary file analyze writes it through
 
 step "3. DICOM series"
 "$PY" build_spec/make_series.py "$WORK/series" --slices "$SLICES" --source "${BRAINSCAN_SMOKE_SERIES:-auto}"
@@ -74,7 +74,7 @@ step "4. frozen: brainscan analyze"
 start=$(date +%s%N)
 if [ ! -f "$DIST/_internal/resources/models/classifier_vgg16.json" ]; then
   NO_MODELS=1
-  frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/frozen.json" --no-history --quiet \
+  frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/out/frozen.json" --no-history --quiet \
       2>"$WORK/analyze.stderr" && rc=0 || rc=$?
   cat "$WORK/analyze.stderr"
   if [ "$rc" = 2 ] && grep -q "no trained model" "$WORK/analyze.stderr"; then
@@ -82,7 +82,7 @@ if [ ! -f "$DIST/_internal/resources/models/classifier_vgg16.json" ]; then
   else
     fail "without models, analyze should exit 2 saying no trained model is installed (exit $rc)"
   fi
-elif frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/frozen.json" --no-history --quiet; then
+elif frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/out/frozen.json" --no-history --quiet; then
   echo "frozen analyze took $(( ($(date +%s%N) - start) / 1000000 )) ms (under strace when tracing: see bench_frozen.py for timings)"
 else
   fail "frozen brainscan analyze failed"
@@ -99,9 +99,9 @@ elif "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('te
 else
   echo "warning: TensorFlow is not installed here; checking the structure only (no Keras reference)"
 fi
-if [ -z "${NO_MODELS:-}" ] && [ -f "$WORK/frozen.json" ]; then
+if [ -z "${NO_MODELS:-}" ] && [ -f "$WORK/out/frozen.json" ]; then
   # the bundled cards: the committed ones (build.sh checked the files against them), or a build-only conversion's
-  "$PY" build_spec/smoke_check.py "$WORK/frozen.json" --slices "$SLICES" "${REFERENCE[@]}" \
+  "$PY" build_spec/smoke_check.py "$WORK/out/frozen.json" --slices "$SLICES" "${REFERENCE[@]}" \
       --models-dir "$DIST/_internal/resources/models" || fail "result check"
 fi
 
@@ -134,7 +134,7 @@ if [ ${#STRACE[@]} -gt 0 ]; then
     [ -f "$trace" ] || continue
     echo "-- $(basename "$trace")"
     # only the data folder and the requested outputs may be written
-    "$PY" build_spec/trace_check.py "$trace" --cwd "$WORK/cwd" --allow "$DATA" --allow "$WORK/frozen.json" \
+    "$PY" build_spec/trace_check.py "$trace" --cwd "$WORK/cwd" --allow "$DATA" --allow "$WORK/out" \
         --allow "$WORK/cwd/run" || fail "$(basename "$trace"): network socket or write outside the data folder"
   done
 fi

@@ -49,6 +49,8 @@ SEGMENTER_BATCH = 16
 SEGMENTER_VIEWS = (1, 2, 8)
 #: Mask thresholds the segmenter's Dice is also reported at (fewer views give less smoothed maps).
 MASK_THRESHOLDS = (0.3, 0.4, 0.5)
+#: Training slices that calibrate an int8 model's activation ranges.
+CALIBRATION_SLICES = 200
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--views", default="1,2,8", help="segmenter test-time views to score (each costs as many passes)"
     )
-    parser.add_argument("--calibration", type=int, default=200, help="training slices that calibrate int8")
+    parser.add_argument(
+        "--calibration", type=int, default=CALIBRATION_SLICES, help="training slices that calibrate int8"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed batches per variant")
     parser.add_argument(
         "--series",
@@ -191,16 +195,18 @@ def bench_classifier(args: argparse.Namespace, variants: list[str], series: list
 
 
 def _classifier_calibration(root: Path, validation: set[str], n: int, classifier) -> np.ndarray:
-    """``n`` training slices (seeded, none from the validation list) and their mirrors, as the model reads them."""
+    """``n`` model inputs: ``n / 2`` training slices (seeded, none from the validation list) and their mirrors, as
+    the model reads them."""
     from brainscan.runtime.preprocess import preprocess_batch
     from brainscan.training.dataset import read_image
 
     files = sorted(
         f"{p.parent.name}/{p.name}" for p in root.glob("*/*") if f"{p.parent.name}/{p.name}" not in validation
     )
-    picked = [files[i] for i in np.random.default_rng(0).choice(len(files), min(n, len(files)), replace=False)]
+    half = max(1, min((n + 1) // 2, len(files)))
+    picked = [files[i] for i in np.random.default_rng(0).choice(len(files), half, replace=False)]
     batch = classifier.model_input(preprocess_batch([read_image(root / name) for name in picked]))
-    return np.concatenate([batch, batch[:, :, ::-1]])[: max(n, 1)]
+    return np.concatenate([batch, batch[:, :, ::-1]])[: max(n, 1)]  # each slice as read, then its mirror
 
 
 def _gradcam_drift(model, reference, inputs: np.ndarray, n: int = 8) -> float:
@@ -298,10 +304,11 @@ def _segmentation_set(args: argparse.Namespace, spec) -> _SegmentationSet:
     items = [item for item in read_segmentation_set(root) if item.image.name in wanted]
     images = [np.asarray(Image.open(item.image).convert("L")) for item in items]
     truths = [np.asarray(Image.open(item.mask).convert("L")) > 127 for item in items]
-    clf_list = (
-        args.models_dir / json.loads((args.models_dir / CLASSIFIER_CARD).read_text())["split"]["validation_files"]
-    )
-    empty_names = [n for n in json.loads(clf_list.read_text())["files"] if n.startswith("notumor/")]
+    clf_card = args.models_dir / CLASSIFIER_CARD
+    empty_names = []
+    if clf_card.is_file():  # tumour-free slices: the notumor slices of the classifier's validation list
+        clf_list = args.models_dir / json.loads(clf_card.read_text())["split"]["validation_files"]
+        empty_names = [n for n in json.loads(clf_list.read_text())["files"] if n.startswith("notumor/")]
     empty_names = empty_names[: args.limit] if args.limit else empty_names
     empty = [read_image(args.data / "classification" / "Training" / name) for name in empty_names]
     return _SegmentationSet(images, truths, [item.label_name for item in items], empty)

@@ -28,6 +28,9 @@ CLASSIFIER_TFLITE = "classifier_vgg16.tflite"
 CLASSIFIER_HEAD = "classifier_vgg16_head.npz"
 SEGMENTER_TFLITE = "segmenter_unet.tflite"
 MODELS = ("classifier", "segmenter")
+#: Segmenter storage variants the export writes (brainscan.training.litert_variants; float16 drifts: see
+#: litert_convert). The classifier stays float16: its Grad-CAM reads the activations an int8 model would round.
+SEGMENTER_VARIANTS = ("float32", "int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="convert this model only (default: the classifier and, when shipped, the segmenter)",
     )
     parser.add_argument("--force", action="store_true", help="convert even when the committed LiteRT model is current")
+    parser.add_argument(
+        "--variant",
+        choices=SEGMENTER_VARIANTS,
+        help="the segmenter's storage (default: what its card's entry records, else float32); int8 is calibrated on "
+        "training slices of the shared data and written only if its validation Dice stays within 0.005 of float32 "
+        "(check the series verdicts with `brainscan bench runtimes` before committing it)",
+    )
 
 
 def export(args: argparse.Namespace) -> dict:
@@ -60,17 +70,20 @@ def export(args: argparse.Namespace) -> dict:
         summary["classifier"] = _export_if_needed(folder / CLASSIFIER_CARD, export_classifier, force)
     if only in (None, "segmenter"):
         card = folder / SEGMENTER_CARD
+        variant = getattr(args, "variant", None)
         if only == "segmenter" or card.is_file():
-            summary["segmenter"] = _export_if_needed(card, export_segmenter, force)
+            summary["segmenter"] = _export_if_needed(card, lambda path: export_segmenter(path, variant), force, variant)
         else:
             summary["segmenter"] = None
     return summary
 
 
-def _export_if_needed(card_path: Path, convert, force: bool) -> dict:
+def _export_if_needed(card_path: Path, convert, force: bool, variant: str | None = None) -> dict:
     from brainscan.runtime.litert_runtime import litert_problem
 
-    if not force and litert_problem(read_spec(card_path)) is None:
+    spec = read_spec(card_path)
+    same_variant = variant is None or (spec.card.get("litert") or {}).get("variant", "float32") == variant
+    if not force and same_variant and litert_problem(spec) is None:
         return {"unchanged": "the committed LiteRT model matches the card (use --force to convert again)"}
     return convert(card_path)
 
@@ -108,22 +121,100 @@ def export_classifier(card_path: Path) -> dict:
     return entry
 
 
-def export_segmenter(card_path: Path) -> dict:
+def export_segmenter(card_path: Path, variant: str | None = None) -> dict:
+    """Convert the segmenter in ``variant`` (default: the variant its card's entry records, else float32).
+
+    Raises:
+        ModelError: when float32 differs from Keras by more than the bound, or int8 lacks the shared data or loses
+            more than 0.005 validation Dice against float32 (nothing is written then).
+    """
     from brainscan.runtime.keras.segmenter import KerasSegmenter
     from brainscan.training.litert_convert import convert_segmenter
 
     spec = read_spec(card_path)
-    conversion = convert_segmenter(KerasSegmenter.from_spec(spec).model)
+    variant = variant or (spec.card.get("litert") or {}).get("variant", "float32")
+    model = KerasSegmenter.from_spec(spec).model
+    if variant == "int8":
+        content, fields = _int8_segmenter(card_path, spec, model)
+    else:
+        conversion = convert_segmenter(model)
+        content, fields = conversion.content, conversion.card_fields()
     folder = card_path.parent
-    _write_atomic(folder / SEGMENTER_TFLITE, conversion.content)
+    _write_atomic(folder / SEGMENTER_TFLITE, content)
     entry = {
         "file": SEGMENTER_TFLITE,
         "sha256": sha256_of(folder / SEGMENTER_TFLITE),
         "source_sha256": spec.sha256,
-        **conversion.card_fields(),
+        "variant": variant,
+        **fields,
     }
     _add_entry(card_path, entry)
     return entry
+
+
+def _int8_segmenter(card_path: Path, spec, model) -> tuple[bytes, dict]:
+    """Full-integer segmenter calibrated on training slices, kept only if its validation Dice holds."""
+    from brainscan.config import data_dir
+    from brainscan.runtime.litert_runtime import LiteRTRunner
+    from brainscan.runtime.litert_segmenter import LiteRTSegmenter
+    from brainscan.training.bench_runtimes import (
+        CALIBRATION_SLICES,
+        MAX_DICE_LOSS,
+        _score_views,
+        _segmentation_set,
+        _segmenter_calibration,
+    )
+    from brainscan.training.litert_convert import MAX_FILE_BYTES, segmenter_inputs, to_tflite
+    from brainscan.training.litert_variants import convert_variant
+
+    data = data_dir()
+    if not (data / "segmentation" / "labels.csv").is_file():
+        raise ModelError(
+            f"An int8 segmenter needs the shared data ({data}; set BRAINSCAN_DATA) for its calibration slices and "
+            "its Dice check; nothing was written."
+        )
+    where = argparse.Namespace(data=data, models_dir=card_path.parent, limit=0, calibration=CALIBRATION_SLICES)
+    size = int(spec.input_shape[0])
+    calibration = _segmenter_calibration(where, spec, size)
+    content = convert_variant(model, "int8", calibration)
+    if len(content) > MAX_FILE_BYTES:
+        raise ModelError(f"The int8 segmenter is {len(content) / 2**20:.1f} MB, over the cap.")
+    validation = _segmentation_set(where, spec)
+    views = [spec.views]
+    scores = {}
+    for name, tflite in (("float32", to_tflite(model, float16=False)), ("int8", content)):
+        scores[name] = _score_views(LiteRTSegmenter(LiteRTRunner(content=tflite), spec), validation, views)
+    dice = {name: score[str(spec.views)]["dice_mean_at_card_threshold"] for name, score in scores.items()}
+    if dice["float32"] - dice["int8"] > MAX_DICE_LOSS:
+        raise ModelError(
+            f"The int8 segmenter loses {dice['float32'] - dice['int8']:.4f} validation Dice against float32 "
+            f"(bound {MAX_DICE_LOSS}); not written."
+        )
+    inputs = segmenter_inputs(size)
+    keras_maps = np.asarray(model(inputs, training=False))
+    diff = float(np.max(np.abs(LiteRTRunner(content=content).run(inputs)[0] - keras_maps)))
+    import tensorflow as tf
+
+    return content, {
+        "bytes": len(content),
+        "weights_storage": "int8 weights and activations (float32 input and output)",
+        "batch": "dynamic",
+        "calibration": f"{len(calibration)} training slices of the segmentation set (seed 0, none from the "
+        "validation list), in the orientations the test-time views show",
+        "validation_dice_vs_float32": {
+            "float32": dice["float32"],
+            "int8": dice["int8"],
+            "bound": MAX_DICE_LOSS,
+            "views": spec.views,
+            "threshold": spec.mask_threshold,
+            "tumour_free_outlined_fraction": {
+                n: s[str(spec.views)].get("tumour_free_outlined_fraction") for n, s in scores.items()
+            },
+        },
+        "max_abs_diff_vs_keras": diff,
+        "max_abs_diff_note": "informative: int8 rounds every activation; the Dice check above is the bound",
+        "converted_with": f"tensorflow {tf.__version__}",
+    }
 
 
 def _write_atomic(path: Path, content: bytes) -> None:
