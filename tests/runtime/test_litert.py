@@ -480,3 +480,20 @@ def test_shipped_segmenter_litert_matches_keras():
     slices = _slices()
     for a, b in zip(lite.predict(slices), reference.predict(slices), strict=True):
         assert np.max(np.abs(a - b)) <= PROB_BOUND
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tf
+def test_litert_features_match_keras(resources, keras_models):
+    """The applicability check reads the same dense_1 features on both runtimes, from the same forward pass."""
+    from brainscan.runtime.litert_classifier import LiteRTClassifier
+    from brainscan.runtime.preprocess import preprocess_batch
+
+    keras_clf, _ = keras_models
+    lite = LiteRTClassifier.from_spec(read_spec(resources / "models" / CLASSIFIER_CARD))
+    batch = preprocess_batch(_slices())
+    (kp, kf), (lp, lf) = keras_clf.forward_with_features(batch), lite.forward_with_features(batch)
+    assert kf.shape == lf.shape == (len(batch), 128) and (lf >= 0).all()
+    assert np.max(np.abs(kp - lp)) <= PROB_BOUND
+    assert np.max(np.abs(kf - lf)) <= 1e-3 * max(1.0, float(np.abs(kf).max()))
+    assert np.allclose(kp, keras_clf.forward(batch), atol=1e-6)
