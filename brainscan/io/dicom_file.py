@@ -93,8 +93,8 @@ def check_inflated_size(fp, limit: int = MAX_INFLATED_BYTES) -> None:
             if not chunk:
                 break
             data = chunk
-            while data and total <= limit:
-                total += len(inflater.decompress(data, limit - total + 1))
+            while data and total <= limit:  # at most 1 MB of output at a time, dropped at once
+                total += len(inflater.decompress(data, min(1 << 20, limit - total + 1)))
                 data = inflater.unconsumed_tail
             if total > limit:
                 raise DicomReadError(
