@@ -141,12 +141,16 @@ def follow_up_from_history(store, result):
     from brainscan.followup import follow_up_for_result
     from brainscan.storage import HistoryStore, default_history_path
 
-    if store is None:
-        path = default_history_path()
-        if not path.exists():
-            return None
-        store = HistoryStore(path)
-    return follow_up_for_result(result, store.patient_studies(result.info.meta))
+    if store is not None:
+        return follow_up_for_result(result, store.patient_studies(result.info.meta))
+    path = default_history_path()
+    if not path.exists():
+        return None
+    reader = HistoryStore(path)
+    try:
+        return follow_up_for_result(result, reader.patient_studies(result.info.meta))
+    finally:
+        reader.close()
 
 
 def write_dicom_out(result, folder: Path, deidentify: bool, followup, label: str) -> bool:

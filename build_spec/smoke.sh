@@ -82,10 +82,21 @@ if [ ! -f "$DIST/_internal/resources/models/classifier_vgg16.json" ]; then
   else
     fail "without models, analyze should exit 2 saying no trained model is installed (exit $rc)"
   fi
-elif frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/out/frozen.json" --no-history --quiet; then
+elif frozen "$WORK/analyze.trace" analyze "$WORK/series" --json "$WORK/out/frozen.json" --no-history --quiet \
+    --dicom-out "$WORK/out/dicom"; then
   echo "frozen analyze took $(( ($(date +%s%N) - start) / 1000000 )) ms (under strace when tracing: see bench_frozen.py for timings)"
+  # DICOM results (highdicom and its bundled standard tables): the report always, the SEG when outlined
+  ls "$WORK"/out/dicom/*-report.dcm >/dev/null 2>&1 || fail "frozen analyze --dicom-out wrote no Encapsulated PDF"
+  echo "DICOM results: $(cd "$WORK/out/dicom" 2>/dev/null && ls | tr '\n' ' ')"
 else
   fail "frozen brainscan analyze failed"
+fi
+
+step "4b. frozen: brainscan echo (pynetdicom loads; nothing listens, so it must fail with a clear message)"
+frozen "$WORK/echo.trace" echo --to SMOKE@127.0.0.1:1 --timeout 3 2>"$WORK/echo.stderr" && rc=0 || rc=$?
+cat "$WORK/echo.stderr"
+if [ "$rc" != 2 ] || grep -q "Traceback" "$WORK/echo.stderr" || ! grep -q "127.0.0.1:1" "$WORK/echo.stderr"; then
+  fail "frozen brainscan echo should exit 2 naming 127.0.0.1:1 (exit $rc)"
 fi
 
 step "5. result check (against Keras in the development install)"

@@ -152,3 +152,15 @@ def test_history_candidates_and_cli_follow_up(tmp_path, monkeypatch, capsys):
     text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "Follow-up" in text and "Change in volume" in text and "+50.0%" in text
     assert json.loads(out_json.read_text())["volume_ml"] > 0
+
+
+def test_no_history_still_compares_but_saves_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(
+        loading, "load_shipped_models", lambda *a, **k: loading.LoadedModels(FakeClassifier(), FakeSegmenter())
+    )
+    write_phantom_series(tmp_path / "first", lesion_slices=(3, 4), study_date="20250101", study_uid="1.2.3.1")
+    write_phantom_series(tmp_path / "second", lesion_slices=(3, 4), study_date="20250301", study_uid="1.2.3.2")
+    assert cli.main(["analyze", str(tmp_path / "first"), "--quiet"]) == 0
+    assert cli.main(["analyze", str(tmp_path / "second"), "--quiet", "--no-history"]) == 0
+    assert "follow-up: Previous study 2025-01-01 (59 days earlier)" in capsys.readouterr().out
+    assert HistoryStore(default_history_path()).count() == 1

@@ -43,14 +43,16 @@ class _Task(QObject):
     def start(self, function: Callable[[], object]) -> None:
         def run() -> None:
             try:
-                value = function()
+                outcome = (True, function())
             except BrainScanError as exc:
-                self.done.emit(False, exc)
+                outcome = (False, exc)
             except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash of the app
                 log.exception("PACS task failed")
-                self.done.emit(False, PacsError(f"Unexpected failure ({type(exc).__name__}: {exc})."))
-            else:
-                self.done.emit(True, value)
+                outcome = (False, PacsError(f"Unexpected failure ({type(exc).__name__}: {exc})."))
+            try:
+                self.done.emit(*outcome)
+            except RuntimeError:  # the window was closed meanwhile: nobody is left to tell
+                log.info("PACS task ended after its dialog was closed: %s", outcome[1])
 
         threading.Thread(target=run, name="brainscan-pacs", daemon=True).start()
 
