@@ -233,7 +233,6 @@ class ResultPanel(QWidget):
 
         # headline: always visible at the top
         self.headline = QFrame()
-        self.headline.setObjectName("headline")
         top = QVBoxLayout(self.headline)
         top.setContentsMargins(8, 6, 8, 6)
         for widget in (self.header, self.verdict, self.probability, self.cautions, self.note):
@@ -297,8 +296,6 @@ class ResultPanel(QWidget):
         self.probability.setVisible(bool(probability))
         self.cautions.setText("\n".join(f"⚠ {c}" for c in cautions))
         self.cautions.setVisible(bool(cautions))
-        border = colour if colour != PLACEHOLDER_COLOUR else "transparent"
-        self.headline.setStyleSheet(f"QFrame#headline {{ border-left: 5px solid {border}; }}")
         self.updateGeometry()
 
     def show_placeholder(self, text: str, note: str = "") -> None:
