@@ -89,3 +89,16 @@ def test_shortcut_help_is_a_table_whose_entries_never_wrap(qapp):
     assert text.count("<tr>") == len(SHORTCUTS) and text.count("white-space:pre") == 2 * len(SHORTCUTS)
     for keys, action in SHORTCUTS:
         assert f"<b>{keys}</b></td><td style='white-space:pre'>{action}</td>" in text
+
+
+def test_area_header_unit_follows_the_study_shown(qapp):
+    from brainscan.ui.result_panel import SliceTableModel
+
+    model = SliceTableModel()
+    jpeg = {"area_unit": "px", "verdict": {"key_slices": []}, "slices": []}
+    model.set_summary(jpeg)
+    assert model.header_label(3) == "Area (px²)"
+    model.set_summary(None)  # the next study is opened, not analysed yet: no stale unit
+    assert model.header_label(3) == "Area"
+    model.set_summary({**jpeg, "area_unit": "mm2"})
+    assert model.header_label(3) == "Area (mm²)"
