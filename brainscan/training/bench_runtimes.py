@@ -4,8 +4,9 @@ For each shipped model (classifier, segmenter) and each variant of ``litert_vari
 SHA-verified Keras weights in memory (nothing is written to resources/models) and measures:
 
 - speed: ms per forward pass of one view (the minimum and median over ``--repeat`` timed batches of validation
-  slices: 32 for the classifier, 16 for the segmenter) and ms per slice as the card reads it (x 2 for the
-  classifier's mirror average, x views for the segmenter);
+  slices, 32 for the classifier, 16 for the segmenter, taken round robin over the variants so a changing load
+  slows them alike) and ms per slice as the card reads it (x 2 for the classifier's mirror average, x views for
+  the segmenter);
 - size of the .tflite;
 - quality on the validation split the card lists (``*_validation_files.json`` under the shared data): the
   classifier's accuracy and tumour sensitivity/specificity at the card's operating point, with and without the
@@ -127,42 +128,30 @@ def bench(args: argparse.Namespace, variants: list[str]) -> dict:
 
 def bench_classifier(args: argparse.Namespace, variants: list[str], series: list) -> dict:
     from brainscan.rules import tumour_threshold_of
-    from brainscan.runtime.calibration import apply_temperature
     from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.litert_classifier import LiteRTClassifier
     from brainscan.runtime.litert_runtime import LiteRTRunner
-    from brainscan.runtime.preprocess import preprocess_batch
     from brainscan.runtime.spec import CLASSIFIER_CARD, read_spec
-    from brainscan.training.dataset import read_image
     from brainscan.training.litert_convert import classifier_with_activations, head_weights
-    from brainscan.training.metrics import classification_report
-    from brainscan.types import CLASS_NAMES
 
     spec = read_spec(args.models_dir / CLASSIFIER_CARD)
     keras_classifier = KerasClassifier.from_spec(spec)
     for_tflite = classifier_with_activations(keras_classifier.model)
     head = head_weights(keras_classifier.model)
     root = args.data / "classification" / "Training"
-    listed = json.loads((args.models_dir / spec.card["split"]["validation_files"]).read_text())["files"]
+    listed, inputs, labels = classifier_validation(args.models_dir, spec, root, keras_classifier, args.limit)
     validation = listed[: args.limit] if args.limit else listed
-    labels = np.array([CLASS_NAMES.index(name.split("/")[0]) for name in validation])
-    log.info("classifier: reading %d validation slices", len(validation))
-    inputs = keras_classifier.model_input(preprocess_batch([read_image(root / name) for name in validation]))
     calibration = _classifier_calibration(root, set(listed), args.calibration, keras_classifier)
     threshold = tumour_threshold_of(keras_classifier)
 
-    rows, reference = {}, None
+    rows, reference, forwards = {}, None, {}
     for variant in variants:
         log.info("classifier: converting and measuring %s", variant)
         content = _convert(for_tflite, variant, calibration)
         model = LiteRTClassifier(LiteRTRunner(content=content), head, spec)
+        forwards[variant] = model.forward
         timing = _time_forward(model.forward, inputs[:CLASSIFIER_BATCH], args.repeat)
-        single = _in_batches(model.forward, inputs, CLASSIFIER_BATCH)
-        mirrored = _in_batches(model.forward, np.ascontiguousarray(inputs[:, :, ::-1]), CLASSIFIER_BATCH)
-        both = apply_temperature((single + mirrored) / 2, model.temperature)
-        one = apply_temperature(single, model.temperature)
-        with_mirror = classification_report(labels, both, threshold)
-        without_mirror = classification_report(labels, one, threshold)
+        with_mirror, without_mirror, both = classifier_scores(model, inputs, labels, threshold)
         row = {
             "bytes": len(content),
             "ms_per_view_min": timing["min"],
@@ -183,6 +172,7 @@ def bench_classifier(args: argparse.Namespace, variants: list[str], series: list
             row["series"] = [_analyse(volume, model, None) for volume in series]
         rows[variant] = row
         _save_partial(args, "classifier", rows)
+    _retime(rows, forwards, inputs[:CLASSIFIER_BATCH], args.repeat, 2 if spec.flip_average else 1)
     _judge(rows, ("accuracy", "tumour_sensitivity"), MAX_ACCURACY_LOSS)
     return {
         "model": {"name": spec.name, "version": spec.version, "sha256": spec.sha256},
@@ -192,6 +182,32 @@ def bench_classifier(args: argparse.Namespace, variants: list[str], series: list
         "tumour_threshold": threshold,
         "variants": rows,
     }
+
+
+def classifier_validation(models_dir: Path, spec, root: Path, classifier, limit: int = 0):
+    """(all listed validation files, model inputs of the first ``limit`` (0: all), their class indices)."""
+    from brainscan.runtime.preprocess import preprocess_batch
+    from brainscan.training.dataset import read_image
+    from brainscan.types import CLASS_NAMES
+
+    listed = json.loads((models_dir / spec.card["split"]["validation_files"]).read_text())["files"]
+    validation = listed[:limit] if limit else listed
+    log.info("classifier: reading %d validation slices", len(validation))
+    labels = np.array([CLASS_NAMES.index(name.split("/")[0]) for name in validation])
+    inputs = classifier.model_input(preprocess_batch([read_image(root / name) for name in validation]))
+    return listed, inputs, labels
+
+
+def classifier_scores(model, inputs: np.ndarray, labels: np.ndarray, threshold):
+    """(report with the mirror average, report without it, calibrated probabilities with it) for model inputs."""
+    from brainscan.runtime.calibration import apply_temperature
+    from brainscan.training.metrics import classification_report
+
+    single = _in_batches(model.forward, inputs, CLASSIFIER_BATCH)
+    mirrored = _in_batches(model.forward, np.ascontiguousarray(inputs[:, :, ::-1]), CLASSIFIER_BATCH)
+    both = apply_temperature((single + mirrored) / 2, model.temperature)
+    one = apply_temperature(single, model.temperature)
+    return classification_report(labels, both, threshold), classification_report(labels, one, threshold), both
 
 
 def _classifier_calibration(root: Path, validation: set[str], n: int, classifier) -> np.ndarray:
@@ -253,12 +269,13 @@ def bench_segmenter(args: argparse.Namespace, variants: list[str], series: list)
     size = keras_segmenter.size
     calibration = _segmenter_calibration(args, spec, size)
 
-    rows, reference_row = {}, None
+    rows, reference_row, forwards = {}, None, {}
+    sample = np.stack([preprocess_gray(image, size) for image in data.images[:SEGMENTER_BATCH]])[..., None]
     for variant in variants:
         log.info("segmenter: converting and measuring %s", variant)
         content = _convert(keras_segmenter.model, variant, calibration)
         model = LiteRTSegmenter(LiteRTRunner(content=content), spec)
-        sample = np.stack([preprocess_gray(image, size) for image in data.images[:SEGMENTER_BATCH]])[..., None]
+        forwards[variant] = model.raw_maps
         timing = _time_forward(model.raw_maps, sample, args.repeat)
         row = {
             "bytes": len(content),
@@ -278,6 +295,7 @@ def bench_segmenter(args: argparse.Namespace, variants: list[str], series: list)
             series = [v for v, r in zip(series, row["series"], strict=True) if r["tumour"]] if not rows else series
         rows[variant] = row
         _save_partial(args, "segmenter", rows)
+    _retime(rows, forwards, sample, args.repeat, spec.views)
     _judge(rows, ("dice",), MAX_DICE_LOSS)
     return {
         "model": {"name": spec.name, "version": spec.version, "sha256": spec.sha256},
@@ -407,6 +425,24 @@ def _save_partial(args: argparse.Namespace, section: str, rows: dict) -> None:
     done[section] = rows
     path.write_text(json.dumps(done, indent=2))
     log.info("%s: %s measured (%s)", section, ", ".join(rows), path)
+
+
+def _retime(rows: dict, forwards: dict, batch: np.ndarray, repeat: int, views: int) -> None:
+    """Time every variant again, in turn on the same batch (round robin), so a machine whose load changes during
+    the run slows all variants alike; these times replace the ones taken while each variant was measured."""
+    for forward in forwards.values():
+        forward(batch)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in forwards}
+    for _ in range(max(repeat, 1)):
+        for name, forward in forwards.items():
+            began = time.perf_counter()
+            forward(batch)
+            times[name].append((time.perf_counter() - began) * 1000 / len(batch))
+    for name, samples in times.items():
+        rows[name]["ms_per_view_min"] = round(min(samples), 2)
+        rows[name]["ms_per_view_median"] = round(statistics.median(samples), 2)
+        rows[name]["ms_per_slice_as_carded"] = round(min(samples) * views, 2)
+        rows[name]["timing"] = "round robin over the variants after all were measured"
 
 
 def _time_forward(forward, batch: np.ndarray, repeat: int) -> dict:

@@ -31,6 +31,9 @@ MODELS = ("classifier", "segmenter")
 #: Segmenter storage variants the export writes (brainscan.training.litert_variants; float16 drifts: see
 #: litert_convert). The classifier stays float16: its Grad-CAM reads the activations an int8 model would round.
 SEGMENTER_VARIANTS = ("float32", "int8")
+#: Classifier storage variants: float16 (verified against Keras within 1e-4), or quantised (dynamic-range, int8)
+#: kept only when validation accuracy and tumour sensitivity stay within 0.003 of float16.
+CLASSIFIER_VARIANTS = ("float16", "dynamic", "int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="convert even when the committed LiteRT model is current")
     parser.add_argument(
         "--variant",
-        choices=SEGMENTER_VARIANTS,
-        help="the segmenter's storage (default: what its card's entry records, else float32); int8 is calibrated on "
-        "training slices of the shared data and written only if its validation Dice stays within 0.005 of float32 "
-        "(check the series verdicts with `brainscan bench runtimes` before committing it)",
+        choices=sorted(set(SEGMENTER_VARIANTS) | set(CLASSIFIER_VARIANTS)),
+        help="storage of the --only model (default: what its card's entry records, else float16 for the classifier "
+        "and float32 for the segmenter). Quantised variants (classifier dynamic/int8, segmenter int8) need the "
+        "shared data: int8 is calibrated on training slices, and a quantised model is written only if it keeps its "
+        "validation numbers (classifier accuracy and tumour sensitivity within 0.003, segmenter Dice within 0.005); "
+        "check the series verdicts with `brainscan bench runtimes` before committing it",
     )
 
 
@@ -66,11 +71,18 @@ def export(args: argparse.Namespace) -> dict:
     only = getattr(args, "only", None)
     force = bool(getattr(args, "force", False))
     summary: dict = {}
+    variant = getattr(args, "variant", None)
+    if variant and only is None:
+        raise ModelError("--variant needs --only classifier or --only segmenter.")
+    allowed = CLASSIFIER_VARIANTS if only == "classifier" else SEGMENTER_VARIANTS
+    if variant and variant not in allowed:
+        raise ModelError(f"The {only} is exported as {' or '.join(allowed)}, not {variant}.")
     if only in (None, "classifier"):
-        summary["classifier"] = _export_if_needed(folder / CLASSIFIER_CARD, export_classifier, force)
+        summary["classifier"] = _export_if_needed(
+            folder / CLASSIFIER_CARD, lambda path: export_classifier(path, variant), force, variant, "float16"
+        )
     if only in (None, "segmenter"):
         card = folder / SEGMENTER_CARD
-        variant = getattr(args, "variant", None)
         if only == "segmenter" or card.is_file():
             summary["segmenter"] = _export_if_needed(card, lambda path: export_segmenter(path, variant), force, variant)
         else:
@@ -78,29 +90,45 @@ def export(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _export_if_needed(card_path: Path, convert, force: bool, variant: str | None = None) -> dict:
+def _export_if_needed(
+    card_path: Path, convert, force: bool, variant: str | None = None, default: str = "float32"
+) -> dict:
     from brainscan.runtime.litert_runtime import litert_problem
 
     spec = read_spec(card_path)
-    same_variant = variant is None or (spec.card.get("litert") or {}).get("variant", "float32") == variant
+    same_variant = variant is None or (spec.card.get("litert") or {}).get("variant", default) == variant
     if not force and same_variant and litert_problem(spec) is None:
         return {"unchanged": "the committed LiteRT model matches the card (use --force to convert again)"}
     return convert(card_path)
 
 
-def export_classifier(card_path: Path) -> dict:
+def export_classifier(card_path: Path, variant: str | None = None) -> dict:
+    """Convert the classifier in ``variant`` (default: the variant its card's entry records, else float16).
+
+    Raises:
+        ModelError: when float16 differs from Keras by more than the bounds, or a quantised variant lacks the
+            shared data or loses more than 0.003 validation accuracy or tumour sensitivity (nothing is written).
+    """
     from brainscan.runtime.keras.classifier import KerasClassifier
     from brainscan.runtime.litert_classifier import LiteRTClassifier
     from brainscan.runtime.litert_runtime import LiteRTRunner
     from brainscan.training.litert_convert import convert_classifier, head_weights, verify_gradcam
 
     spec = read_spec(card_path)
-    keras_model = KerasClassifier.from_spec(spec).model
+    variant = variant or (spec.card.get("litert") or {}).get("variant", "float16")
+    keras_classifier = KerasClassifier.from_spec(spec)
+    keras_model = keras_classifier.model
     conversion = convert_classifier(keras_model)
     head = head_weights(keras_model)
-    gradcam_diff = verify_gradcam(keras_model, LiteRTClassifier(LiteRTRunner(content=conversion.content), head))
+    content, fields = conversion.content, conversion.card_fields()
+    if variant == "float16":
+        gradcam_diff = verify_gradcam(keras_model, LiteRTClassifier(LiteRTRunner(content=content), head))
+    else:
+        content, quantised = _quantised_classifier(card_path, spec, keras_classifier, head, conversion.content, variant)
+        fields = {**fields, **quantised}
+        gradcam_diff = verify_gradcam(keras_model, LiteRTClassifier(LiteRTRunner(content=content), head), bound=1.0)
     folder = card_path.parent
-    _write_atomic(folder / CLASSIFIER_TFLITE, conversion.content)
+    _write_atomic(folder / CLASSIFIER_TFLITE, content)
     head_path = folder / CLASSIFIER_HEAD
     tmp = head_path.with_name(head_path.name + ".tmp")
     with open(tmp, "wb") as handle:
@@ -112,7 +140,8 @@ def export_classifier(card_path: Path) -> dict:
         "head_file": CLASSIFIER_HEAD,
         "head_sha256": sha256_of(head_path),
         "source_sha256": spec.sha256,
-        **conversion.card_fields(),
+        "variant": variant,
+        **fields,
         "max_abs_diff_gradcam_vs_keras": gradcam_diff,
         "gradcam": "numpy gradient of the class logit through block5_pool, Flatten, Dense(relu), Dense; "
         "head weights from head_file (float32)",
@@ -150,6 +179,69 @@ def export_segmenter(card_path: Path, variant: str | None = None) -> dict:
     }
     _add_entry(card_path, entry)
     return entry
+
+
+def _quantised_classifier(card_path: Path, spec, keras_classifier, head, float16: bytes, variant: str):
+    """A dynamic-range or int8 classifier, kept only if its validation numbers hold against float16."""
+    from brainscan.config import data_dir
+    from brainscan.rules import tumour_threshold_of
+    from brainscan.runtime.litert_classifier import LiteRTClassifier
+    from brainscan.runtime.litert_runtime import LiteRTRunner
+    from brainscan.training.bench_runtimes import (
+        CALIBRATION_SLICES,
+        MAX_ACCURACY_LOSS,
+        _classifier_calibration,
+        classifier_scores,
+        classifier_validation,
+    )
+    from brainscan.training.litert_convert import MAX_FILE_BYTES, classifier_with_activations
+    from brainscan.training.litert_variants import convert_variant
+
+    root = data_dir() / "classification" / "Training"
+    if not root.is_dir():
+        raise ModelError(
+            f"A {variant} classifier needs the shared data ({root.parent.parent}; set BRAINSCAN_DATA) for its "
+            "accuracy check; nothing was written."
+        )
+    listed, inputs, labels = classifier_validation(card_path.parent, spec, root, keras_classifier)
+    calibration = None
+    if variant == "int8":
+        calibration = _classifier_calibration(root, set(listed), CALIBRATION_SLICES, keras_classifier)
+    content = convert_variant(classifier_with_activations(keras_classifier.model), variant, calibration)
+    if len(content) > MAX_FILE_BYTES:
+        raise ModelError(f"The {variant} classifier is {len(content) / 2**20:.1f} MB, over the cap.")
+    threshold = tumour_threshold_of(keras_classifier)
+    reports = {
+        name: classifier_scores(LiteRTClassifier(LiteRTRunner(content=tflite), head, spec), inputs, labels, threshold)[
+            0
+        ]
+        for name, tflite in (("float16", float16), (variant, content))
+    }
+    losses = {k: reports["float16"][k] - reports[variant][k] for k in ("accuracy", "tumour_sensitivity")}
+    if max(losses.values()) > MAX_ACCURACY_LOSS:
+        raise ModelError(
+            f"The {variant} classifier loses {losses['accuracy']:.4f} accuracy and {losses['tumour_sensitivity']:.4f} "
+            f"tumour sensitivity on validation against float16 (bound {MAX_ACCURACY_LOSS}); not written."
+        )
+    return content, {
+        "bytes": len(content),
+        "weights_storage": {
+            "dynamic": "int8 weights, float activations (dynamic-range)",
+            "int8": "int8 weights and activations (float32 input and output)",
+        }[variant],  # fmt: skip
+        **(
+            {"calibration": f"{len(calibration)} training inputs (half slices, half their mirrors; seed 0)"}
+            if calibration is not None
+            else {}
+        ),  # fmt: skip
+        "validation_vs_float16": {
+            name: {k: report[k] for k in ("accuracy", "tumour_sensitivity", "tumour_specificity")}
+            for name, report in reports.items()
+        },
+        "validation_bound": MAX_ACCURACY_LOSS,
+        "max_abs_diff_vs_keras_note": "the float16 model's (measured before quantising); the quantised model is "
+        "bounded by the validation check above",
+    }
 
 
 def _int8_segmenter(card_path: Path, spec, model) -> tuple[bytes, dict]:

@@ -142,3 +142,20 @@ def test_int8_segmenter_export_needs_the_shared_data(tmp_path, monkeypatch):
         export(argparse.Namespace(models_dir=tmp_path, only="segmenter", force=False, variant="int8"))
     assert json.loads((tmp_path / SEGMENTER_CARD).read_text()) == card
     assert not (tmp_path / "segmenter_unet.tflite").exists()
+
+
+def test_export_variant_is_per_model_and_checked_before_any_work(tmp_path):
+    import argparse
+
+    from brainscan.errors import ModelError
+    from brainscan.training.export_litert import export
+
+    def run(only, variant):
+        export(argparse.Namespace(models_dir=tmp_path, only=only, force=False, variant=variant))
+
+    with pytest.raises(ModelError, match="--only"):
+        run(None, "int8")
+    with pytest.raises(ModelError, match="segmenter is exported as float32 or int8, not dynamic"):
+        run("segmenter", "dynamic")
+    with pytest.raises(ModelError, match="classifier is exported as float16 or dynamic or int8, not float32"):
+        run("classifier", "float32")
