@@ -28,6 +28,9 @@ def test_real_models_analyse_a_generated_dicom_series(tmp_path):
     assert 0.0 <= data["verdict"]["tumour_probability"] <= 1.0
     assert len(data["slices"]) == 6
     for entry in data["slices"]:
-        assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        if entry["assessed"]:
+            assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        else:  # a geometric phantom may be unlike anything the model learned from: said, never guessed
+            assert entry["probabilities"] is None and entry["not_assessed_reason"]
         assert entry["tumour_area_mm2"] >= 0.0
     assert data["models"][0]["sha256"] == read_spec(card).sha256

@@ -1,8 +1,9 @@
 """Warnings for series unlike the data the models learned from.
 
-Why: both models were trained on single 2D clinical MRI slices (figshare T1c slices are 6 mm thick; the
-classification set holds 2D JPEG slices). On a thin-slice 3D volume such as the SAG-anon MPRAGE the shipped
-classifier calls tumour on many normal slices, so the clinician must be told the result is out of its depth.
+Why: the classifier learned mostly from 2D clinical slices and from only a few whole 3D volumes, and the
+segmenter from 2D figshare slices only. On thin-slice 3D volumes the classifier can still call tumour on a
+normal brain and the outlines and volumes are unreliable (docs/real-scans.md has the measurements), so the
+clinician must be told the result is at the edge of what the models know.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def applicability_warnings(volume: Volume) -> list[str]:
     if spacing is not None and spacing < THIN_SLICE_MM and volume.n_slices >= MANY_SLICES:
         warnings.append(
             f"This looks like a thin-slice 3D acquisition ({volume.n_slices} slices {spacing:.1f} mm apart). "
-            "The models were trained on 2D clinical slices, not 3D volumes: the verdict and outlines are less "
-            "reliable here and false tumour calls are likely."
+            "The classifier learned from only a few such volumes and can still call tumour on a normal brain; "
+            "outlines and volumes here are less reliable."
         )
     return warnings
