@@ -48,7 +48,7 @@ def test_blank_series_cannot_be_assessed(tmp_path, overconfident_models, capsys)
     assert verdict["tumour"] is False and verdict["assessable"] is False and verdict["label"] == "cannot assess"
     assert verdict["tumour_probability"] is None and "0 of 6" in verdict["cannot_assess_reason"]
     assert all(s["label"] == "not assessed" and "blank" in s["not_assessed_reason"] for s in data["slices"])
-    assert data["volume_ml"] in (None, 0.0) and not any(s["outlined"] for s in data["slices"])
+    assert data["volume_ml"] is None and not any(s["outlined"] for s in data["slices"])
     assert "Cannot assess this series" in capsys.readouterr().out
     text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "Cannot assess this series" in text and "Tumour suspected" not in text

@@ -241,7 +241,11 @@ def analyze(
         heatmaps=heatmaps,
         volume_ml=volume_ml(masks, volume.pixel_spacing_mm, volume.slice_spacing_mm)
         if masks
-        else (0.0 if volume.pixel_spacing_mm and volume.slice_spacing_mm and segmenter is not None else None),
+        else (
+            0.0
+            if volume.pixel_spacing_mm and volume.slice_spacing_mm and segmenter is not None and verdict.assessable
+            else None  # nothing measured: no spacing, no segmenter, or a series that could not be assessed
+        ),
         longest_diameter=max(diameters) if diameters else None,
         area_unit="mm2" if volume.pixel_spacing_mm is not None else "px",
         models=tuple(models),
