@@ -171,7 +171,9 @@ def test_closing_during_analysis_cancels_and_joins(qtbot, make_window, tmp_path)
     window.open_paths([folder])
     qtbot.waitUntil(lambda: window.progress.bar.value() > 0, timeout=WAIT_MS)
     window.close()
-    assert classifier.calls == 2  # stopped after the batch in flight
+    # stopped before the next batch, or right after the one in flight (which one depends on the machine's load:
+    # the close may land before or after the worker has entered its second batch); never ran on to the end
+    assert classifier.calls in (1, 2)
     assert window.worker_thread.isFinished()
     assert HistoryStore(window.history_path).count() == 0
 
