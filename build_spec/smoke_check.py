@@ -6,7 +6,7 @@ Structure: series (with the slice count), verdict (tumour bool, label among the 
 [0, 1], tumour_type_given_tumour over the 3 tumour types summing to 1), one entry per slice (probabilities over
 the 4 classes summing to 1), a volume_ml key, and models whose SHA-256 is
 the one in a model card (Keras weights or the LiteRT file named in the card). With ``--reference`` (the same
-series analysed by the development install with Keras) every probability must agree within ``--tolerance``
+series analysed by the development install with the same models) every probability must agree within ``--tolerance``
 (default 1e-4), and labels, verdict and the outlined slices must be the same; volumes are compared within 1 %.
 Prints a summary; exit status 1 on any failure.
 """
@@ -54,6 +54,10 @@ def check_structure(result: dict, slices: int, models_dir: Path, errors: list[st
     if len(result["slices"]) != slices:
         errors.append(f"{len(result['slices'])} slice entries, expected {slices}")
     for item in result["slices"]:
+        if item.get("assessed") is False:  # a slice the classifier may not judge: a reason, no probabilities
+            if item.get("label") != "not assessed" or not item.get("not_assessed_reason") or item.get("probabilities"):
+                errors.append(f"slice {item.get('index')}: not assessed without a reason, or with probabilities")
+            continue
         if item.get("label") not in CLASSES:
             errors.append(f"slice {item.get('index')}: label {item.get('label')!r}")
         check_probabilities(f"slice {item.get('index')}", item.get("probabilities", {}), errors)
@@ -103,7 +107,8 @@ def compare(frozen: dict, reference: dict, tolerance: float, errors: list[str]) 
         if frozen["verdict"][key] != reference["verdict"][key]:
             errors.append(f"verdict.{key}: frozen {frozen['verdict'][key]} vs reference {reference['verdict'][key]}")
     for a, b in zip(frozen["slices"], reference["slices"], strict=True):
-        diff(f"slice {a['index']}", a["probabilities"], b["probabilities"])
+        if a.get("assessed") is not False and b.get("assessed") is not False:
+            diff(f"slice {a['index']}", a["probabilities"], b["probabilities"])
         if a["label"] != b["label"] or a.get("outlined") != b.get("outlined"):
             errors.append(
                 f"slice {a['index']}: frozen {a['label']}/{a.get('outlined')} vs {b['label']}/{b.get('outlined')}"
