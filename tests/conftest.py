@@ -41,3 +41,14 @@ def shared_data() -> Path:
     if not (root / "README.md").exists():
         pytest.skip(f"shared data not found at {root} (set BRAINSCAN_DATA to run this test)")
     return root
+
+
+@pytest.fixture
+def overconfident_models(monkeypatch):
+    """The shipped models replaced by ``AlwaysTumour`` and the fake segmenter (for "never a verdict" tests)."""
+    from brainscan.runtime import loading
+    from tests.fakes import AlwaysTumour, FakeSegmenter
+
+    monkeypatch.setattr(
+        loading, "load_shipped_models", lambda *a, **k: loading.LoadedModels(AlwaysTumour(), FakeSegmenter())
+    )

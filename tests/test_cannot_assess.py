@@ -5,29 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from pydicom.uid import generate_uid
 from pypdf import PdfReader
 
 from brainscan import cli
-from brainscan.runtime import loading
 from brainscan.storage import HistoryStore, default_history_path
 from tests.dicom_factory import make_dataset
-from tests.fakes import FakeClassifier, FakeSegmenter
-
-
-class AlwaysTumour(FakeClassifier):
-    """Says meningioma with P 0.9 whatever it is shown, as an overconfident network would on a blank image."""
-
-    def _one(self, pixels):
-        return [0.03, 0.9, 0.05, 0.02]
-
-
-@pytest.fixture
-def overconfident_models(monkeypatch):
-    monkeypatch.setattr(
-        loading, "load_shipped_models", lambda *a, **k: loading.LoadedModels(AlwaysTumour(), FakeSegmenter())
-    )
 
 
 def write_constant_series(folder, n=6, value=500):

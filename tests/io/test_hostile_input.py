@@ -919,22 +919,6 @@ def test_non_utf8_folder_is_analysed_saved_and_coded(tmp_path, fake_models):
 # ---- 1 end to end: blank, NaN and tiny series never get a verdict (with brainscan.pipeline.assessability)
 
 
-class AlwaysTumour(FakeClassifier):
-    """Meningioma with P 0.9 whatever it is shown, as the real classifier once answered on blank series."""
-
-    def _one(self, pixels):
-        return [0.03, 0.9, 0.05, 0.02]
-
-
-@pytest.fixture
-def overconfident_models(monkeypatch):
-    from brainscan.runtime import loading
-
-    monkeypatch.setattr(
-        loading, "load_shipped_models", lambda *a, **k: loading.LoadedModels(AlwaysTumour(), FakeSegmenter())
-    )
-
-
 def nan_float_series(folder: Path) -> None:
     folder.mkdir(parents=True)
     uid = generate_uid()
