@@ -9,10 +9,8 @@ check: host, port, AE titles).
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,35 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from brainscan.errors import BrainScanError, PacsError
+from brainscan.errors import PacsError
 from brainscan.pacs import DEFAULT_CALLING_AET, make_destination
+from brainscan.ui.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
 ECHO_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 30.0
-
-
-class _Task(QObject):
-    """Runs one function on a Python thread; ``done(ok, value)`` arrives in the thread that owns this object."""
-
-    done = Signal(bool, object)
-
-    def start(self, function: Callable[[], object]) -> None:
-        def run() -> None:
-            try:
-                outcome = (True, function())
-            except BrainScanError as exc:
-                outcome = (False, exc)
-            except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash of the app
-                log.exception("PACS task failed")
-                outcome = (False, PacsError(f"Unexpected failure ({type(exc).__name__}: {exc})."))
-            try:
-                self.done.emit(*outcome)
-            except RuntimeError:  # the window was closed meanwhile: nobody is left to tell
-                log.info("PACS task ended after its dialog was closed: %s", outcome[1])
-
-        threading.Thread(target=run, name="brainscan-pacs", daemon=True).start()
 
 
 class PacsDialog(QDialog):
@@ -113,7 +90,9 @@ class PacsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(460)
-        self._task = _Task(self)
+        self._task = BackgroundTask(
+            "brainscan-pacs", lambda exc: PacsError(f"Unexpected failure ({type(exc).__name__}: {exc})."), self
+        )
         self._task.done.connect(self._on_done)
 
     # ---- actions -----------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from brainscan.errors import (
     AnalysisCancelled,
@@ -34,6 +34,7 @@ from brainscan.errors import (
     StorageError,
 )
 from brainscan.pipeline.progress import overall_fraction
+from brainscan.ui.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,12 @@ class AnalysisWorker(QObject):
         self.history_path = history_path
         self.models = None
         self.cancel_event = threading.Event()
-        self._loader_thread: threading.Thread | None = None
+        self._loader = BackgroundTask(
+            "brainscan-model-loader",
+            lambda exc: ModelError(f"The models could not be loaded ({type(exc).__name__}: {exc})."),
+        )
+        # direct: the outcome is announced from the loader's own thread, not queued behind a running job here
+        self._loader.done.connect(self._models_loaded, Qt.ConnectionType.DirectConnection)
         self._open_requested.connect(self.open_paths)
         self._load_requested.connect(self.load_series)
         self._analyze_requested.connect(self.analyze)
@@ -138,37 +144,35 @@ class AnalysisWorker(QObject):
         self.cancel_event.set()
 
     def start_model_loading(self) -> None:
-        """Load the models on a background thread; ends with ``models_ready`` or ``models_failed``."""
-        if self._loader_thread is not None:
-            return
-        self._loader_thread = threading.Thread(target=self.load_models, name="brainscan-model-loader", daemon=True)
-        self._loader_thread.start()
+        """Load the models as a background task (brainscan.ui.background); ends with ``models_ready`` or
+        ``models_failed``."""
+        if not self._loader.started:
+            self._loader.start(self._timed_load)
 
     def join_model_loader(self, timeout: float | None = None) -> bool:
-        """Wait for model loading to end; True when no loader thread is alive any more."""
-        thread = self._loader_thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        """Wait for model loading to end; True when it is not running any more."""
+        return self._loader.join(timeout)
 
     # ---- run off the GUI thread --------------------------------------------------------------------------
-    def load_models(self) -> None:
+    def _timed_load(self):
         start = time.perf_counter()
-        try:
-            models = self.models_loader()
-        except BrainScanError as exc:
-            self.models_failed.emit(exc)
-            return
-        except Exception as exc:  # a damaged install must not kill the app
-            log.exception("model loading failed")
-            wrapped = ModelError(f"The models could not be loaded ({type(exc).__name__}: {exc}).")
-            wrapped.__cause__ = exc
-            self.models_failed.emit(wrapped)
-            return
-        self.models = models
+        models = self.models_loader()
         log.info("models loaded in %.1f s", time.perf_counter() - start)
-        self.models_ready.emit(models)
+        return models
+
+    def _models_loaded(self, ok: bool, value) -> None:
+        if ok:
+            self.models = value
+            self.models_ready.emit(value)
+        else:  # a damaged install must not kill the app: the error is shown, the window stays
+            self.models_failed.emit(value)
+
+    def load_models(self) -> None:
+        """Load the models on the calling thread (``start_model_loading`` does it in the background)."""
+        try:
+            self._models_loaded(True, self._timed_load())
+        except BrainScanError as exc:
+            self._models_loaded(False, exc)
 
     @Slot(list, str)
     @reports_failures
