@@ -154,12 +154,17 @@ def _canonical_zooms(affine: np.ndarray, zooms, shape) -> tuple[np.ndarray, np.n
     import nibabel.orientations as nio
 
     ornt = nio.io_orientation(np.asarray(affine, dtype=np.float64))
-    zooms = np.asarray(list(zooms) + [1.0] * (3 - len(zooms)), dtype=np.float64)[:3]
-    canonical = np.zeros(3)
-    for axis, (target, _) in enumerate(ornt):
-        canonical[int(target)] = zooms[axis]
+    zooms = list(zooms) + [1.0] * (3 - len(zooms))
     third = int(ornt[2, 0]) if len(shape) >= 3 else 2
-    return ornt, canonical, third
+    return ornt, np.asarray(to_canonical(ornt, zooms[:3]), dtype=np.float64), third
+
+
+def to_canonical(ornt: np.ndarray, per_file_axis) -> list:
+    """Reorder per-file-axis values (sizes, voxel sizes) into canonical R-L, A-P, S-I order."""
+    out = [0] * 3
+    for axis, (target, _) in enumerate(ornt):
+        out[int(target)] = per_file_axis[axis]
+    return out
 
 
 def acquisition_axis(zooms_ras: np.ndarray, file_third_axis: int) -> int:
@@ -172,14 +177,8 @@ def acquisition_axis(zooms_ras: np.ndarray, file_third_axis: int) -> int:
 
 def canonical_axes(affine, zooms, shape) -> tuple[str, int, int, int]:
     """(plane, rows, columns, slices) the volume will load into."""
-    _, zooms_ras, third = _canonical_zooms(affine, zooms, shape)
-    shape3 = tuple(shape) + (1,) * (3 - len(shape))
-    import nibabel.orientations as nio
-
-    ornt = nio.io_orientation(np.asarray(affine, dtype=np.float64))
-    ras_shape = [0, 0, 0]
-    for axis, (target, _) in enumerate(ornt):
-        ras_shape[int(target)] = shape3[axis]
+    ornt, zooms_ras, third = _canonical_zooms(affine, zooms, shape)
+    ras_shape = to_canonical(ornt, tuple(shape) + (1,) * (3 - len(shape)))
     axis = acquisition_axis(zooms_ras, third)
     rows, cols = display_shape(ras_shape, axis)
     return PLANES[axis], rows, cols, ras_shape[axis]
@@ -268,19 +267,3 @@ def load_nifti(info: SeriesInfo) -> Volume:
         warnings=tuple(warnings),
         skipped=info.skipped,
     )
-
-
-def load_label_slices(path: Path, like: Volume) -> np.ndarray:
-    """A label volume (same grid as the image ``like`` came from) as (slices, rows, cols) int16 slices.
-
-    Raises:
-        SeriesLoadError: when the label volume is unreadable or its grid differs from the image's.
-    """
-    with _opened(path) as img:
-        ras, zooms_ras, third = canonical_array(img, path, order_dtype=np.float32)
-    with _opened(like.info.files[0]) as image_img:
-        image_ras, image_zooms, image_third = canonical_array(image_img, like.info.files[0])
-    if ras.shape != image_ras.shape:
-        raise SeriesLoadError(f"The label volume {path.name} ({ras.shape}) does not match the image {image_ras.shape}.")
-    axis = acquisition_axis(image_zooms, image_third)
-    return np.rint(display_slices(ras, axis)).astype(np.int16)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from brainscan.io.nifti import PLANES, _open, canonical_array, display_slices
+from brainscan.io.nifti import PLANES, _open, canonical_array, display_slices, to_canonical
 from brainscan.runtime.preprocess import CLASSIFIER_SIZE, preprocess_gray
 from brainscan.types import CLASS_NAMES, NO_TUMOUR
 
@@ -85,9 +85,7 @@ def dicom_to_ras(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     data = np.transpose(volume.pixels, (2, 1, 0))  # (column, row, slice)
     ornt = nio.io_orientation(ras_affine)
     zooms = np.sqrt((ras_affine[:3, :3] ** 2).sum(axis=0))
-    zooms_ras = np.zeros(3)
-    for axis, (target, _) in enumerate(ornt):
-        zooms_ras[int(target)] = zooms[axis]
+    zooms_ras = np.asarray(to_canonical(ornt, zooms), dtype=np.float64)
     return nio.apply_orientation(data, ornt).astype(np.float32), zooms_ras
 
 
