@@ -78,6 +78,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         write_pack(args)
         return 0
+    if args.model == "segmenter-pack":
+        from brainscan.training.segmentation_volumes import write_pack as write_segmentation_pack
+
+        write_segmentation_pack(args)
+        return 0
     if args.model == "segmenter":
         from brainscan.training.train_segmenter import train as train_segmenter
 
@@ -288,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_pack_arguments(
         train_sub.add_parser("classifier-pack", help="classifier training slices from whole volumes (all planes)")
+    )
+    from brainscan.training.segmentation_volumes import add_arguments as add_segmentation_pack_arguments
+
+    add_segmentation_pack_arguments(
+        train_sub.add_parser("segmenter-pack", help="segmenter training slices from the BraTS volumes (all planes)")
     )
     train.set_defaults(func=cmd_train)
 

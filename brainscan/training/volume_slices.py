@@ -192,6 +192,14 @@ def resample_axis(x: np.ndarray, axis: int, factor: float) -> np.ndarray:
 def realistic_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Scanner-like changes of one raw slice: field-of-view crop or pad, bias field, gamma, blur, resampling,
     Rician noise. Geometry (flip, rotation, zoom, shift) and contrast are added later, online, as for Training."""
+    return realistic_augment_pair(x, None, rng)[0]
+
+
+def realistic_augment_pair(
+    x: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``realistic_augment`` of a slice and its tumour mask: the field-of-view change moves both, the intensity
+    changes touch the slice only (same random draws as the slice alone)."""
     from scipy.ndimage import gaussian_filter
 
     x = np.asarray(x, dtype=np.float32)
@@ -203,9 +211,11 @@ def realistic_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         h, w = max(8, int(rows * keep_r)), max(8, int(cols * keep_c))
         top, left = int(rng.integers(0, rows - h + 1)), int(rng.integers(0, cols - w + 1))
         x = x[top : top + h, left : left + w]
+        mask = None if mask is None else mask[top : top + h, left : left + w]
     elif rng.random() < 0.3:  # pad: a wider field of view
         pad_r, pad_c = (int(s * rng.uniform(0.0, 0.25)) for s in x.shape)
         x = np.pad(x, ((pad_r, pad_r), (pad_c, pad_c)))
+        mask = None if mask is None else np.pad(mask, ((pad_r, pad_r), (pad_c, pad_c)))
     if rng.random() < 0.7:
         x = x * bias_field(x.shape, rng, rng.uniform(0.1, 0.35))
     if rng.random() < 0.8:
@@ -217,7 +227,7 @@ def realistic_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         sigma = rng.uniform(0.01, 0.06)
         x = np.sqrt((x + rng.normal(0, sigma, x.shape)) ** 2 + rng.normal(0, sigma, x.shape) ** 2)
-    return x.astype(np.float32)
+    return x.astype(np.float32), mask
 
 
 # ------------------------------------------------------------------ the pack
