@@ -69,6 +69,31 @@ def export(args: argparse.Namespace) -> dict:
             **outlined_fraction(segmenter, empty_files),
             "data": "the notumor slices of the shipped classifier's validation split (never trained on)",
         }
+    pack_file = state.get("volume_pack")
+    held_out = None
+    if pack_file and Path(pack_file).is_file():
+        from brainscan.training.segmentation_evaluation import evaluate_pack_slices
+        from brainscan.training.segmentation_volumes import pack_summary
+
+        pack = dict(np.load(pack_file))
+        held_out = {
+            **evaluate_pack_slices(segmenter, pack, "val"),
+            "measured": "per slice at the pack's grid, after post-processing, with the views and threshold above; "
+            "slices of the held-out volumes whose tumour core covers at least the pack's min_core_mm2",
+        }
+        pack_info = pack_summary(pack)
+    origin = (
+        f"fine-tuned from {state['finetune_from']} on {state.get('hardware', 'CPU')}"
+        if state.get("finetune_from")
+        else f"from scratch on {state.get('hardware', 'CPU')}"
+    )
+    data = "figshare brain tumour dataset (Cheng et al.), 2802 T1c slices with masks"
+    if held_out is not None:
+        data += (
+            f"; plus BraTS 2018 post-contrast T1 volumes, all three planes, tumour core (labels 1 + 4) as the mask, "
+            f"{pack_info['train']['images']} training slices from {len(pack_info['train']['sources'])} volumes "
+            f"(brainscan train segmenter-pack, scanner-like augmentation), {state.get('pack_weight')} of each batch"
+        )
     today = dt.date.today().isoformat()
     card = {
         "name": "BrainScan U-Net tumour segmenter",
@@ -78,7 +103,7 @@ def export(args: argparse.Namespace) -> dict:
         "storage": "float16 numpy .npz of model.get_weights(), no optimizer state",
         "architecture": f"U-Net, VGG-style encoder blocks (2x conv3x3+BN+ReLU), depth 4, base {base} filters",
         "base_filters": base,
-        "how_trained": f"from scratch on {state.get('hardware', 'CPU')}; Adam with warmup and cosine decay; "
+        "how_trained": f"{origin}; Adam with warmup and cosine decay; "
         "loss BCE + soft Dice; "
         "augmentation: flips, 90-degree turns, gamma 0.8-1.25; "
         f"{state.get('epochs_planned')} epochs planned, weights from epoch {state.get('best_epoch')} "
@@ -95,7 +120,7 @@ def export(args: argparse.Namespace) -> dict:
             "threshold": args.mask_threshold,
             "steps": "threshold, components under 10 mm2 (20 px without spacing) removed, holes filled",
         },
-        "data": "figshare brain tumour dataset (Cheng et al.), 2802 T1c slices with masks",
+        "data": data,
         "split": {
             "method": "whole blocks of consecutive figshare file numbers (patients are contiguous) to validation",
             "block": split.get("block"),
@@ -103,6 +128,7 @@ def export(args: argparse.Namespace) -> dict:
             "n_train": len(split["train"]),
             "n_validation": len(val),
             "validation_files": VALIDATION_LIST,
+            **({"held_out_volumes": pack_info["val"]["sources"]} if held_out is not None else {}),
         },
         "seed": state.get("seed"),
         "epochs": state.get("best_epoch"),
@@ -110,6 +136,7 @@ def export(args: argparse.Namespace) -> dict:
         "validation": {
             **{key: metrics[key] for key in ("n", "dice_mean", "dice_median", "iou_mean", "dice_by_label")},
             **({"no_tumour_slices": metrics["no_tumour_slices"]} if "no_tumour_slices" in metrics else {}),
+            **({"held_out_volumes": held_out} if held_out is not None else {}),
             "single_view_threshold_0.5": {
                 key: single_view[key] for key in ("dice_mean", "dice_median", "iou_mean", "dice_by_label")
             },

@@ -61,6 +61,42 @@ def evaluate_items(segmenter, items, batch_size: int = 16) -> dict:
     }
 
 
+def evaluate_pack_slices(segmenter, pack: dict, part: str = "val", batch_size: int = 16) -> dict:
+    """Dice per slice, and outlined vs true tumour area, over one part of a segmenter volume pack
+    (brainscan.training.segmentation_volumes), overall and per source volume.
+
+    Why the area ratio: a tumour volume is the sum of slice areas, so an area ratio far from 1 is a volume
+    error even when Dice looks fair.
+    """
+    chosen = np.flatnonzero(pack["split"] == part)
+    dices, predicted, truth_area, sources = [], [], [], []
+    for start in range(0, len(chosen), batch_size):
+        idx = chosen[start : start + batch_size]
+        maps = segmenter.predict([pack["images"][i].astype(np.float32) for i in idx], batch_size=batch_size)
+        for i, prob in zip(idx, maps, strict=True):
+            truth = pack["masks"][i] > 0
+            pred = clean_mask(prob, segmenter.mask_threshold)
+            dices.append(dice(pred, truth))
+            predicted.append(int(pred.sum()))
+            truth_area.append(int(truth.sum()))
+            sources.append(str(pack["source"][i]))
+    dices_arr, pred_arr, true_arr, src = (np.asarray(v) for v in (dices, predicted, truth_area, sources))
+
+    def summary(sel: np.ndarray) -> dict:
+        return {
+            "slices": int(sel.sum()),
+            "dice_mean": float(dices_arr[sel].mean()),
+            "outlined_over_true_area": float(pred_arr[sel].sum() / max(1, true_arr[sel].sum())),
+        }
+
+    everything = np.ones(len(dices_arr), dtype=bool)
+    return {
+        **(summary(everything) if len(dices_arr) else {"slices": 0}),
+        "by_source": {name: summary(src == name) for name in sorted(set(sources))},
+        "postprocessing": postprocessing(segmenter),
+    }
+
+
 def outlined_fraction(segmenter, images, batch_size: int = 16) -> dict:
     """How often the segmenter outlines anything (after post-processing) on slices that hold no tumour.
 

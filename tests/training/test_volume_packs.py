@@ -97,3 +97,23 @@ def test_segmenter_batches_mix_in_the_pack_and_validate_on_its_held_out_part():
     from_pack = float(np.asarray(y).reshape(8, -1).max(axis=1).mean())
     assert x.shape == (8, 16, 16, 1) and 0.0 < from_pack < 1.0
     assert sum(int(b[0].shape[0]) for b in val) == 2 + 2
+
+
+def test_pack_slices_are_scored_per_volume_with_the_outlined_area():
+    from brainscan.training.segmentation_evaluation import evaluate_pack_slices
+    from tests.fakes import LESION_THRESHOLD, FakeSegmenter
+
+    images = np.full((4, 32, 32), LESION_THRESHOLD / 8, np.float32)
+    masks = np.zeros((4, 32, 32), np.uint8)
+    masks[:, 8:20, 8:20] = 1
+    images[masks > 0] = LESION_THRESHOLD * 1.25
+    images[3, 8:20, 8:14] = LESION_THRESHOLD / 8  # the fake outlines only the bright half of the last tumour
+    pack = {
+        "images": images, "masks": masks,
+        "source": np.array(["a/t1ce", "a/t1ce", "b/t1ce", "b/t1ce"]), "split": np.array(["val"] * 4),
+    }  # fmt: skip
+    got = evaluate_pack_slices(FakeSegmenter(), pack, "val")
+    assert got["slices"] == 4
+    assert got["by_source"]["a/t1ce"] == {"slices": 2, "dice_mean": 1.0, "outlined_over_true_area": 1.0}
+    assert got["by_source"]["b/t1ce"]["outlined_over_true_area"] == pytest.approx((144 + 72) / 288)
+    assert got["dice_mean"] < 1.0
