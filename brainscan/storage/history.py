@@ -49,12 +49,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX studies_created_at ON studies(created_at);
     CREATE INDEX studies_patient_id ON studies(patient_id);
     """,
+    # 3: the exact bytes of the source path, so a folder whose name is not valid UTF-8 (source_path then shows
+    # U+FFFD) can still be reopened from the history
+    """
+    ALTER TABLE studies ADD COLUMN source_path_bytes BLOB;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 COLUMNS = (
     "created_at", "source_path", "series_uid", "description", "patient_name", "patient_id", "patient_birth_date",
     "study_date", "study_uid", "verdict_label", "tumour", "tumour_probability", "probabilities", "volume_ml",
-    "longest_diameter_mm", "models", "thumbnail_png", "result_json",
+    "longest_diameter_mm", "models", "thumbnail_png", "result_json", "source_path_bytes",
 )  # fmt: skip
 """The columns a StudyRecord fills (every column but ``id``), in the order of ``_values``."""
 
@@ -71,7 +76,13 @@ def _values(record: StudyRecord) -> tuple:
         probability, json.dumps(record.probabilities), record.volume_ml,
         record.longest_diameter_mm, json.dumps(list(record.models)), record.thumbnail_png, record.result_json,
     )  # fmt: skip
-    return tuple(unicode_safe(v) if isinstance(v, str) else v for v in values)  # undecodable folder-name bytes
+    safe = tuple(unicode_safe(v) if isinstance(v, str) else v for v in values)  # undecodable folder-name bytes
+    return (*safe, path_bytes(record.source_path))
+
+
+def path_bytes(path: str) -> bytes | None:
+    """The path's own bytes when its text had to change to be stored (a name that is not valid UTF-8), else None."""
+    return os.fsencode(path) if unicode_safe(path) != path else None
 
 
 class HistoryStore:
@@ -134,9 +145,11 @@ class HistoryStore:
             conn = self._connection()
             with transaction(conn):
                 found = conn.execute(
-                    "SELECT id FROM studies WHERE series_uid = ? AND source_path = ? ORDER BY id DESC LIMIT 1",
-                    (unicode_safe(record.series_uid), unicode_safe(record.source_path)),
-                ).fetchone()
+                    "SELECT id FROM studies WHERE series_uid = ? AND source_path = ? "
+                    "AND coalesce(source_path_bytes, x'') = ? ORDER BY id DESC LIMIT 1",
+                    (unicode_safe(record.series_uid), unicode_safe(record.source_path),
+                     path_bytes(record.source_path) or b""),
+                ).fetchone()  # fmt: skip
                 if found is None:
                     return self._insert(conn, record)
                 assignments = ", ".join(f"{column} = ?" for column in COLUMNS)
@@ -256,7 +269,7 @@ def to_record(row: sqlite3.Row) -> StudyRecord:
     return StudyRecord(
         id=row["id"],
         created_at=row["created_at"],
-        source_path=row["source_path"],
+        source_path=os.fsdecode(row["source_path_bytes"]) if row["source_path_bytes"] else row["source_path"],
         series_uid=row["series_uid"],
         description=row["description"],
         meta=StudyMeta(

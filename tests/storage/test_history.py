@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sqlite3
 import subprocess
@@ -154,3 +155,18 @@ def test_save_replaces_the_same_series_and_keeps_its_id(tmp_path):
     assert store.get(first).tumour_probability == 0.5 and store.get(first).created_at == "2026-01-02T00:00:00"
     elsewhere = store.save(dataclasses.replace(record(), source_path="/another/copy"))
     assert elsewhere not in (first, other) and store.count() == 3  # same UID from another folder: its own row
+
+
+def test_a_folder_name_that_is_not_utf8_comes_back_exactly(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite")
+    odd = os.fsdecode(b"/data/Patient-M\xfcller")  # Latin-1 bytes: not valid UTF-8
+    other = os.fsdecode(b"/data/Patient-M\xf6ller")  # shows the same with U+FFFD
+    first = store.save(dataclasses.replace(record(), source_path=odd))
+    second = store.save(dataclasses.replace(record(), source_path=other))
+    assert first != second  # two folders, two rows, though their text shows the same
+    assert os.fsencode(store.get(first).source_path) == b"/data/Patient-M\xfcller"
+    assert os.fsencode(store.get(second).source_path) == b"/data/Patient-M\xf6ller"
+    assert store.save(dataclasses.replace(record(), source_path=odd)) == first  # analysed again: same row
+    assert [r.id for r in store.list("Patient-M")] == [second, first]  # still found by its visible text
+    plain = store.save(dataclasses.replace(record(), source_path="/data/plain"))
+    assert store.get(plain).source_path == "/data/plain"
