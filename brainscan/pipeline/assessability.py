@@ -4,8 +4,10 @@ Why: the classifier answers for every image it is given, even a blank one, the n
 where an ear fills the picture. A second opinion must not guess there. A slice is *not assessed* (with the
 reason shown to the clinician and the slice left out of the verdict) when:
 
-1. it carries no usable signal: too small an image, mostly non-finite values, a flat image (no contrast), or
-   only noise;
+1. it carries no usable signal: too small an image, mostly non-finite values, a flat image (no contrast), only
+   noise, or, within a series, only background: its brightest pixels stay far below the series' brightest
+   (the slices beyond the head at either end of a volume, which per-slice scaling would blow up into a
+   "head" of noise);
 2. it shows little or no head: the head covers less than ``MIN_HEAD_FRACTION`` of the square the model reads
    (vertex, lateral and outside-the-head slices, and slices of an image that is mostly empty);
 3. the classifier card carries an applicability model (``applicability`` in the card) and the slice's
@@ -34,6 +36,10 @@ MIN_HEAD_FRACTION = 0.06
 (measured on training slices) replaces it."""
 HEAD_LEVEL = 0.1
 """Head foreground: above this fraction of the slice's 0.5-99.5 percentile range."""
+MIN_SERIES_SIGNAL = 0.15
+"""A slice of a series whose 99th percentile is under this share of the series' 99.5th percentile shows only
+background. Anatomy (scalp, brain) reaches 0.24 or more of the series' brightest on every slice of the
+training normal volumes in all three planes; slices beyond the head reach 0.11 at most."""
 MAX_NOISE_RATIO = 0.6
 """Neighbouring pixels of an image differ by about sqrt(2) of its spread when it holds only noise (ratio 1) and
 far less when it shows anatomy; above this ratio the image is taken as noise."""
@@ -112,7 +118,32 @@ def assess_slice(pixels: np.ndarray, min_head_fraction: float = MIN_HEAD_FRACTIO
 
 
 def assess_slices(slices, min_head_fraction: float = MIN_HEAD_FRACTION) -> list[Assessment]:
-    return [assess_slice(s, min_head_fraction) for s in slices]
+    """``assess_slice`` for each slice, then the series-level background check (series of 2 or more)."""
+    out = [assess_slice(s, min_head_fraction) for s in slices]
+    if len(out) < 2:
+        return out
+    levels = background_levels(slices)
+    return [
+        Assessment(False, "only background: no anatomy in this slice (outside the head)", 0.0, readable=False)
+        if item.readable and level < MIN_SERIES_SIGNAL
+        else item
+        for item, level in zip(out, levels, strict=True)
+    ]
+
+
+def background_levels(slices) -> np.ndarray:
+    """Each slice's 99th percentile over the series' 99.5th percentile (finite pixels; NaN-only slices 0)."""
+    highs = []
+    for s in slices:
+        arr = np.asarray(s, dtype=np.float64)
+        finite = arr[np.isfinite(arr)]
+        highs.append(float(np.percentile(finite, 99.0)) if finite.size else 0.0)
+    sample = np.concatenate([np.asarray(s, dtype=np.float64).ravel()[::7] for s in slices])
+    sample = sample[np.isfinite(sample)]
+    top = float(np.percentile(sample, 99.5)) if sample.size else 0.0
+    if top <= 0:
+        return np.ones(len(highs))  # no positive reference (all-negative or empty data): no background check
+    return np.asarray(highs) / top
 
 
 def mark_unfamiliar(assessments: list[Assessment], distances, max_distance: float | None) -> list[Assessment]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainscan.pipeline.assessability import Assessment, assess_slice, head_fraction, mark_unfamiliar, signal_problem
+from brainscan.pipeline.assessability import (
+    Assessment,
+    assess_slice,
+    assess_slices,
+    head_fraction,
+    mark_unfamiliar,
+    signal_problem,
+)
 from tests.dicom_factory import phantom_slices
 
 
@@ -46,3 +53,18 @@ def test_unfamiliar_features_mark_only_assessed_slices():
     assert [a.assessed for a in out] == [True, False, False]
     assert out[1].reason.startswith("blank") and "unlike" in out[2].reason
     assert mark_unfamiliar(items, None, None) == items
+
+
+def test_slices_beyond_the_head_are_background_within_a_series():
+    """Correlated noise (as reconstructed MR background is) passes the single-slice noise test, and per-slice
+    scaling makes it fill the field like a head; against the series' brightest it is plainly background."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(3)
+    heads = [s.astype(np.float32) for s in phantom_slices(4, shape=(128, 128), lesion_slices=())]
+    background = [np.abs(gaussian_filter(rng.normal(0, 12.0, (128, 128)), 2.0)) + 2.0 for _ in range(2)]
+    assert all(assess_slice(b).readable for b in background)  # not caught slice by slice
+    out = assess_slices(background[:1] + heads + background[1:])
+    assert [a.assessed for a in out] == [False, True, True, True, True, False]
+    assert "only background" in out[0].reason and not out[0].readable
+    assert assess_slices(background[:1])[0].readable  # a single image has no series to compare with
