@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="test-time views the card prescribes: 1 (the slice), 2 (+ left-right mirror), 8 (all flips and turns)",
     )
     parser.add_argument("--mask-threshold", type=float, default=0.5, help="probability threshold of the outline")
+    parser.add_argument(
+        "--start-note", default=None,
+        help="what a fine-tuned run started from, in words, for the card (default: the weights file it names)",
+    )  # fmt: skip
 
 
 def export(args: argparse.Namespace) -> dict:
@@ -83,7 +87,8 @@ def export(args: argparse.Namespace) -> dict:
         }
         pack_info = pack_summary(pack)
     origin = (
-        f"fine-tuned from {state['finetune_from']} on {state.get('hardware', 'CPU')}"
+        f"fine-tuned on {state.get('hardware', 'CPU')} from "
+        f"{getattr(args, 'start_note', None) or Path(state['finetune_from']).name}"
         if state.get("finetune_from")
         else f"from scratch on {state.get('hardware', 'CPU')}"
     )
