@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 
@@ -39,14 +40,22 @@ def volume_ml(
 
 
 def longest_diameter(mask: np.ndarray, pixel_spacing_mm: tuple[float, float] | None) -> float | None:
-    """Longest distance across the mask (between pixel corners), in mm, or in pixels without spacing.
+    """Longest distance across one outlined region (8-connected), the largest over the regions, in mm, or in
+    pixels without spacing. Returns None for an empty mask.
 
-    Uses the convex hull of the mask's pixel corners, so a single pixel measures its diagonal.
-    Returns None for an empty mask.
+    Why per region: a diameter is a lesion's size; measured across two separate outlines it would span the
+    healthy brain between them (as RANO/RECIST measure each lesion on its own).
     """
-    rows, cols = np.nonzero(mask)
-    if len(rows) == 0:
+    labels, count = ndimage.label(np.asarray(mask, dtype=bool), structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
         return None
+    return max(_region_diameter(labels == k, pixel_spacing_mm) for k in range(1, count + 1))
+
+
+def _region_diameter(mask: np.ndarray, pixel_spacing_mm: tuple[float, float] | None) -> float:
+    """Longest distance across the region (between pixel corners): the convex hull of its pixel corners, so a
+    single pixel measures its diagonal."""
+    rows, cols = np.nonzero(mask)
     row_mm, col_mm = pixel_spacing_mm if pixel_spacing_mm is not None else (1.0, 1.0)
     corners = np.concatenate(
         [np.stack([(rows + dr) * row_mm, (cols + dc) * col_mm], axis=1) for dr in (0, 1) for dc in (0, 1)]

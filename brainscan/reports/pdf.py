@@ -471,7 +471,7 @@ def _measurements_section(doc: _Document, result: AnalysisResult, shown: list[in
         ("Tumour volume", _volume_text(result)),
         (
             "Longest diameter",
-            _diameter_text(result) + (" (over all outlined slices)" if result.longest_diameter else ""),
+            _diameter_text(result) + (" (largest single outlined region, in-plane)" if result.longest_diameter else ""),
         ),
         ("Outlined slices", f"{len(result.segmentations)} of {n}"),
     ]

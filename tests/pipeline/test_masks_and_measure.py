@@ -52,3 +52,12 @@ def test_unknown_spacing_stays_in_pixels():
     assert volume_ml([mask], (1.0, 1.0), None) is None
     assert longest_diameter(mask, None) == pytest.approx(np.hypot(1, 4))
     assert longest_diameter(np.zeros((3, 3), bool), None) is None
+
+
+def test_longest_diameter_is_one_regions_not_across_separate_outlines():
+    mask = np.zeros((100, 100), bool)
+    mask[10:20, 10:20] = True  # a 10 x 10 region
+    mask[80:84, 80:84] = True  # a small separate outline far away
+    assert longest_diameter(mask, (1.0, 1.0)) == pytest.approx(np.hypot(10, 10))
+    mask[20:30, 20:30] = True  # touching diagonally: one region
+    assert longest_diameter(mask, (1.0, 1.0)) == pytest.approx(np.hypot(20, 20))
