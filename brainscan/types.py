@@ -46,7 +46,7 @@ class StudyMeta:
 class SeriesInfo:
     """What a header-only scan found: one series, ready to be loaded on demand."""
 
-    kind: str  # "dicom" or "images"
+    kind: str  # "dicom", "nifti" or "images"
     series_uid: str
     description: str
     modality: str

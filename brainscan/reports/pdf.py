@@ -317,7 +317,7 @@ def _header_section(doc: _Document, result: AnalysisResult, deidentify: bool) ->
     )
     if volume.slice_spacing_mm:
         spacing += f", slice spacing {volume.slice_spacing_mm:.2f} mm"
-    kind = "DICOM" if result.info.kind == "dicom" else "JPEG/PNG images"
+    kind = {"dicom": "DICOM", "nifti": "NIfTI", "images": "JPEG/PNG images"}.get(result.info.kind, result.info.kind)
     rows.append(
         (
             "Series",

@@ -270,3 +270,12 @@ def test_names_in_latin_greek_and_cyrillic_print_as_written(result, tmp_path):
     text = text_of(write_pdf(odd, tmp_path / "greek.pdf"))
     assert "Kovács Ődön" in text and "cannot show" not in text
     assert pdf_text("שלום") == "????"  # right-to-left would need text shaping: shown as ?, with the note
+
+
+@pytest.mark.parametrize(("kind", "shown"), [("dicom", "DICOM"), ("nifti", "NIfTI"), ("images", "JPEG/PNG images")])
+def test_series_line_names_the_input_format(result, tmp_path, kind, shown):
+    info = dataclasses.replace(result.volume.info, kind=kind)
+    changed = dataclasses.replace(result, volume=dataclasses.replace(result.volume, info=info))
+    text = text_of(write_pdf(changed, tmp_path / f"{kind}.pdf"))
+    assert f" - {shown}, " in text
+    assert all(f" - {other}, " not in text for other in ("DICOM", "NIfTI", "JPEG/PNG images") if other != shown)
