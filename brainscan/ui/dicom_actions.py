@@ -30,6 +30,18 @@ def follow_up_from_store(store, result):
         return None
 
 
+def follow_up_of_record(store, record):
+    """The comparison of a study reopened from the history with the same patient's earlier studies there (None
+    when there is none, or the history cannot be read)."""
+    from brainscan.followup import follow_up, measurement_of_record
+
+    try:
+        return follow_up(record.meta, measurement_of_record(record), store.patient_studies(record.meta))
+    except StorageError:
+        log.warning("follow-up: the history could not be read", exc_info=True)
+        return None
+
+
 def export_dicom(window, result, folder: str, followup=None):
     """Ask for a folder, then write the SEG and the Encapsulated PDF there; returns the DicomExport or None.
 

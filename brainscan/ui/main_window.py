@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
         self.slider.set_marks([])
         if summary.get("verdict"):
             self.panel.show_summary(summary, f"Stored result from {record.created_at[:19]}; images not found.")
+            self.panel.show_followup(dicom_actions.follow_up_of_record(self.store, record))
         self._update_actions()
 
     def _last_folder(self) -> str:
@@ -305,6 +306,7 @@ class MainWindow(QMainWindow):
         if record is not None and summary.get("verdict") and record.series_uid == info.series_uid:
             note = f"Stored result from {record.created_at[:19]} (no outlines). Press F5 to analyse again."
             self.panel.show_summary(summary, note)
+            self.panel.show_followup(dicom_actions.follow_up_of_record(self.store, record))
             self.slider.set_marks(tumour_slices(summary))
             self._update_actions()
         else:

@@ -63,6 +63,32 @@ def test_second_study_of_the_same_patient_shows_the_change(qtbot, make_window, t
     assert window.follow_up is None and not box.isVisible()
 
 
+def test_a_study_reopened_from_the_history_shows_its_follow_up(qtbot, make_window, tmp_path, shown_errors):
+    import shutil
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_phantom_series(first, lesion_slices=(3, 4), study_date="20250101", study_uid="1.2.3.1")
+    write_phantom_series(second, lesion_slices=(3, 4, 5), study_date="20250401", study_uid="1.2.3.2")
+    window = make_window()
+    analyse(qtbot, window, first)
+    analyse(qtbot, window, second)
+    later = next(r for r in window.store.list() if r.meta.study_uid == "1.2.3.2")
+    box = window.panel.followup
+
+    analyse(qtbot, window, first)  # the earlier study on screen: no follow-up
+    assert not box.isVisible()
+    with qtbot.waitSignal(window.volume_shown, timeout=WAIT_MS):
+        window.reopen(later)  # images still there: stored result, no new analysis
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    assert box.text().startswith("Follow-up vs 2025-01-01 (90 days earlier): volume ")
+
+    shutil.rmtree(second)  # images gone: the stored result alone, still with its follow-up
+    analyse(qtbot, window, first)
+    window.reopen(later)
+    assert box.isVisible() and "(+50.0%)" in box.text()
+    assert not shown_errors
+
+
 def test_export_dicom_writes_seg_and_report(qtbot, make_window, phantom, tmp_path, monkeypatch):
     out = tmp_path / "dicom"
     out.mkdir()
