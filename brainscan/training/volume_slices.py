@@ -239,12 +239,14 @@ def has_content(x: np.ndarray) -> bool:
     return high > 0 and float((x > 0.1 * high).mean()) >= 0.01
 
 
-def build_pack(sources: list[SourceVolume], seed: int, stride: int = 2, variants: int = 2) -> dict:
+def build_pack(
+    sources: list[SourceVolume], seed: int, stride: int = 2, variants: int = 2, held_out: tuple[str, ...] = HELD_OUT
+) -> dict:
     """Cut, label, augment and preprocess slices; returns arrays ready for ``np.savez``."""
     rng = np.random.default_rng(seed)
     images, labels, names, planes, index, split, augmented = [], [], [], [], [], [], []
     for source in sources:
-        held = source.name in HELD_OUT
+        held = source.name in held_out
         for axis in usable_planes(source.zooms):
             slices = display_slices(source.ras, axis)
             classes = (
@@ -279,9 +281,9 @@ def build_pack(sources: list[SourceVolume], seed: int, stride: int = 2, variants
     }
 
 
-def pack_summary(pack: dict) -> dict:
+def pack_summary(pack: dict, held_out: tuple[str, ...] = HELD_OUT) -> dict:
     """Counts per split, class and source, for the log and the model card."""
-    out: dict = {"held_out": list(HELD_OUT), "min_core_mm2": MIN_CORE_MM2, "clear_margin_mm": CLEAR_MARGIN_MM}
+    out: dict = {"held_out": list(held_out), "min_core_mm2": MIN_CORE_MM2, "clear_margin_mm": CLEAR_MARGIN_MM}
     for part in ("train", "val"):
         chosen = pack["split"] == part
         out[part] = {
@@ -301,6 +303,10 @@ def add_pack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--stride", type=int, default=2)
     parser.add_argument("--variants", type=int, default=2, help="copies per training slice (first unaugmented)")
+    parser.add_argument(
+        "--held-out", nargs="+", default=list(HELD_OUT), metavar="VOLUME",
+        help="volume (case or series folder) names kept out of training (default: HELD_OUT)",
+    )  # fmt: skip
 
 
 def write_pack(args: argparse.Namespace) -> Path:
@@ -308,10 +314,14 @@ def write_pack(args: argparse.Namespace) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     out: Path = args.out
     sources = collect_sources(args.data, find_mni_template(args.mni), out.parent / "mni")
-    pack = build_pack(sources, args.seed, args.stride, args.variants)
+    held_out = tuple(getattr(args, "held_out", HELD_OUT))
+    unknown = sorted(set(held_out) - {source.name for source in sources})
+    if unknown:
+        raise SystemExit(f"error: --held-out names no volume that was found: {', '.join(unknown)}")
+    pack = build_pack(sources, args.seed, args.stride, args.variants, held_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, **pack)
-    summary = pack_summary(pack)
+    summary = pack_summary(pack, held_out)
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     log.info("wrote %s: %s", out, json.dumps(summary))
     return out

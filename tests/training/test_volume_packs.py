@@ -117,3 +117,16 @@ def test_pack_slices_are_scored_per_volume_with_the_outlined_area():
     assert got["by_source"]["a/t1ce"] == {"slices": 2, "dice_mean": 1.0, "outlined_over_true_area": 1.0}
     assert got["by_source"]["b/t1ce"]["outlined_over_true_area"] == pytest.approx((144 + 72) / 288)
     assert got["dice_mean"] < 1.0
+
+
+def test_classifier_pack_holds_out_the_volumes_it_is_told_to():
+    from brainscan.training.volume_slices import SourceVolume, build_pack, pack_summary
+
+    rng = np.random.default_rng(0)
+    head = np.zeros((40, 48, 36), np.float32)
+    head[6:34, 6:42, 4:32] = rng.uniform(200, 400, (28, 36, 28))
+    sources = [SourceVolume(name, head, np.ones(3), None, "t1") for name in ("volunteer_a", "volunteer_b")]
+    pack = build_pack(sources, seed=1, stride=4, variants=1, held_out=("volunteer_b",))
+    assert set(pack["source"][pack["split"] == "val"]) == {"volunteer_b/t1"}
+    assert set(pack["source"][pack["split"] == "train"]) == {"volunteer_a/t1"}
+    assert pack_summary(pack, ("volunteer_b",))["held_out"] == ["volunteer_b"]
