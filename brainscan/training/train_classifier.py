@@ -43,9 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    add_finetune_arguments(parser, "classifier-pack")
+
+
+def add_finetune_arguments(parser: argparse.ArgumentParser, pack_command: str) -> None:
+    """--volume-pack, --pack-weight and --finetune-from, shared by the classifier and segmenter trainers."""
     parser.add_argument(
         "--volume-pack", type=Path, default=None,
-        help="slices from whole volumes (`brainscan train classifier-pack`): its train part is mixed into training, "
+        help=f"slices from whole volumes (`brainscan train {pack_command}`): its train part is mixed into training, "
         "its held-out part into validation",
     )  # fmt: skip
     parser.add_argument("--pack-weight", type=float, default=0.5, help="share of each batch drawn from the pack")

@@ -19,7 +19,7 @@ from brainscan.runtime.keras.unet import SEGMENTER_SIZE, build_segmenter
 from brainscan.runtime.preprocess import pad_to_square, preprocess_gray
 from brainscan.training.losses import dice_bce_loss, dice_metric
 from brainscan.training.segmentation_data import block_split, read_segmentation_set
-from brainscan.training.train_classifier import RunState, configure_run_logging, fit_run
+from brainscan.training.train_classifier import RunState, add_finetune_arguments, configure_run_logging, fit_run
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--block", type=int, default=60, help="file numbers per split block (limits leakage)")
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument(
-        "--volume-pack", type=Path, default=None,
-        help="slices from whole volumes (`brainscan train segmenter-pack`): its train part is mixed into training, "
-        "its held-out part into validation",
-    )  # fmt: skip
-    parser.add_argument("--pack-weight", type=float, default=0.5, help="share of each batch drawn from the pack")
-    parser.add_argument("--finetune-from", type=Path, default=None, help="start from these float16 .npz weights")
+    add_finetune_arguments(parser, "segmenter-pack")
 
 
 def mask_to_grid(mask: np.ndarray, size: int) -> np.ndarray:

@@ -34,10 +34,16 @@ def red_pixels(widget) -> int:
     return count
 
 
-def test_second_study_of_the_same_patient_shows_the_change(qtbot, make_window, tmp_path, shown_errors):
+def two_studies(tmp_path):
+    """Folders of two studies of one patient, three months apart, the tumour grown by half."""
     first, second = tmp_path / "first", tmp_path / "second"
     write_phantom_series(first, lesion_slices=(3, 4), study_date="20250101", study_uid="1.2.3.1")
     write_phantom_series(second, lesion_slices=(3, 4, 5), study_date="20250401", study_uid="1.2.3.2")
+    return first, second
+
+
+def test_second_study_of_the_same_patient_shows_the_change(qtbot, make_window, tmp_path, shown_errors):
+    first, second = two_studies(tmp_path)
     window = make_window()
 
     analyse(qtbot, window, first)
@@ -66,9 +72,7 @@ def test_second_study_of_the_same_patient_shows_the_change(qtbot, make_window, t
 def test_a_study_reopened_from_the_history_shows_its_follow_up(qtbot, make_window, tmp_path, shown_errors):
     import shutil
 
-    first, second = tmp_path / "first", tmp_path / "second"
-    write_phantom_series(first, lesion_slices=(3, 4), study_date="20250101", study_uid="1.2.3.1")
-    write_phantom_series(second, lesion_slices=(3, 4, 5), study_date="20250401", study_uid="1.2.3.2")
+    first, second = two_studies(tmp_path)
     window = make_window()
     analyse(qtbot, window, first)
     analyse(qtbot, window, second)
