@@ -45,9 +45,8 @@ def brats_cases(data: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / f"{SEQUENCE}.nii.gz").is_file() and (p / "seg.nii.gz").is_file())
 
 
-def case_slices(case: Path, seed: int, stride: int, variants: int, size: int) -> dict[str, list]:
-    """Preprocessed slices and masks of one case, in every usable plane."""
-    held = case.name in HELD_OUT
+def case_slices(case: Path, seed: int, stride: int, variants: int, size: int, held: bool) -> dict[str, list]:
+    """Preprocessed slices and masks of one case, in every usable plane (a ``held`` case: sparser, unaugmented)."""
     rng = np.random.default_rng([seed, sum(case.name.encode())])
     image, zooms = nifti_to_ras(case / f"{SEQUENCE}.nii.gz")
     labels, _ = nifti_to_ras(case / "seg.nii.gz")
@@ -72,17 +71,18 @@ def case_slices(case: Path, seed: int, stride: int, variants: int, size: int) ->
 
 
 def build_segmentation_pack(data: Path, seed: int = 1337, stride: int = 2, variants: int = 2,
-                            size: int = SEGMENTER_SIZE) -> dict:  # fmt: skip
+                            size: int = SEGMENTER_SIZE, held_out: tuple[str, ...] = HELD_OUT) -> dict:  # fmt: skip
     """Cut, augment and preprocess the slices of every case; returns arrays ready for ``np.savez``."""
     parts: dict[str, list] = {"images": [], "masks": [], "source": [], "plane": [], "slice_index": [], "split": [],
                               "augmented": []}  # fmt: skip
     for case in brats_cases(data):
-        got = case_slices(case, seed, stride, variants, size)
+        held = case.name in held_out
+        got = case_slices(case, seed, stride, variants, size, held)
         n = len(got["images"])
         for key, values in got.items():
             parts[key].extend(values)
         parts["source"].extend([f"{case.name}/{SEQUENCE}"] * n)
-        parts["split"].extend(["val" if case.name in HELD_OUT else "train"] * n)
+        parts["split"].extend(["val" if held else "train"] * n)
         log.info("%s: %d slices", case.name, n)
     if not parts["images"]:
         raise SystemExit("error: no BraTS slice with a tumour core was found")

@@ -60,7 +60,7 @@ def test_shipped_segmenter_matches_its_card_on_a_held_out_volume(shared_data):
     case = shared_data / "volumes" / "tumour" / "brats2018" / source.split("/")[0]
     if not (case / f"{SEQUENCE}.nii.gz").is_file():
         pytest.skip(f"{case} not found")
-    got = case_slices(case, seed=1337, stride=2, variants=1, size=segmenter.spec.card["input_shape"][0])
+    got = case_slices(case, seed=1337, stride=2, variants=1, size=segmenter.spec.card["input_shape"][0], held=True)
     pack = {
         "images": np.stack(got["images"]), "masks": np.stack(got["masks"]),
         "source": np.array([source] * len(got["images"])), "split": np.array(["val"] * len(got["images"])),

@@ -8,10 +8,10 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from brainscan.config import models_dir
 from brainscan.runtime.spec import SEGMENTER_CARD
+from tests.segmentation_set import write_segmentation_set
 
 
 def test_validation_split_scores_only_the_listed_slices_at_the_asked_views(tmp_path, monkeypatch):
@@ -27,20 +27,14 @@ def test_validation_split_scores_only_the_listed_slices_at_the_asked_views(tmp_p
     (models / "val.json").write_text(json.dumps({"files": ["5.png", "9.png"]}))
     (models / SEGMENTER_CARD).write_text(json.dumps(card))
 
-    data = tmp_path / "set"
-    (data / "images").mkdir(parents=True)
-    (data / "masks").mkdir()
-    rows = ["image,mask,label,label_name,original_width,original_height"]
-    rng = np.random.default_rng(0)
-    for n, name in [(5, "meningioma"), (9, "glioma"), (12, "pituitary")]:
+    box = (slice(100, 150), slice(90, 160))
+
+    def image_of(rng):
         image = rng.integers(0, 60, (256, 256)).astype(np.uint8)
-        image[100:150, 90:160] = 230
-        Image.fromarray(image).save(data / "images" / f"{n}.png")
-        mask = np.zeros((256, 256), np.uint8)
-        mask[100:150, 90:160] = 255
-        Image.fromarray(mask).save(data / "masks" / f"{n}_mask.png")
-        rows.append(f"images/{n}.png,masks/{n}_mask.png,1,{name},256,256")
-    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+        image[box] = 230
+        return image
+
+    data = write_segmentation_set(tmp_path / "set", 256, image_of, box)
     monkeypatch.setenv("BRAINSCAN_DATA", str(tmp_path / "no-shared-data"))  # no tumour-free slices to add
 
     from brainscan.cli import main

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.segmentation_set import write_segmentation_set
+
 pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 
@@ -23,18 +25,10 @@ def test_evaluate_segmenter_json_at_512px(tmp_path):
             "input_shape": [256, 256, 1], "labels": ["tumour"], "preprocessing": "preprocess_gray",
             "base_filters": 4}  # fmt: skip
     (tmp_path / "card.json").write_text(json.dumps(card))
-    data = tmp_path / "set"
-    (data / "images").mkdir(parents=True)
-    (data / "masks").mkdir()
-    rows = ["image,mask,label,label_name,original_width,original_height"]
-    rng = np.random.default_rng(0)
-    for n, name in [(5, "meningioma"), (9, "glioma"), (12, "pituitary")]:
-        Image.fromarray(rng.integers(0, 255, (512, 512), dtype=np.uint8)).save(data / "images" / f"{n}.png")
-        mask = np.zeros((512, 512), np.uint8)
-        mask[200:260, 200:280] = 255
-        Image.fromarray(mask).save(data / "masks" / f"{n}_mask.png")
-        rows.append(f"images/{n}.png,masks/{n}_mask.png,1,{name},512,512")
-    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    data = write_segmentation_set(
+        tmp_path / "set", 512, lambda rng: rng.integers(0, 255, (512, 512), dtype=np.uint8),
+        (slice(200, 260), slice(200, 280)),
+    )  # fmt: skip
     out = tmp_path / "r.json"
     assert main(["evaluate", "segmenter", str(data), "--card", str(tmp_path / "card.json"), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
