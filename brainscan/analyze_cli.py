@@ -215,6 +215,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             store = HistoryStore(default_history_path())
+            if store.damage_message:
+                err(f"warning: {store.damage_message}")
         except BrainScanError as exc:
             err(f"warning: {exc} The results are not saved in the history.")
     outputs, failures = [], 0

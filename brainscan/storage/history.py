@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from pathlib import Path
 from brainscan.errors import StorageError
 from brainscan.text import unicode_safe
 from brainscan.types import CANNOT_ASSESS, StudyMeta, StudyRecord
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the studies table
@@ -91,12 +94,40 @@ class HistoryStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._local = threading.local()
+        self.moved_aside: Path | None = None
+        """Where an unreadable history was moved before a new one was started (None when it was readable)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            make_private(self.path)
-            migrate(self._connection())
+            try:
+                self._open_checked()
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    raise
+                self.close()
+                self.moved_aside = move_aside(self.path)
+                log.error("history %s is damaged (%s); moved to %s", self.path, exc, self.moved_aside)
+                self._open_checked()
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"The study history at {self.path} could not be opened ({exc}).") from exc
+
+    def _open_checked(self) -> None:
+        """Open (creating it if needed), check and migrate; sqlite3.DatabaseError when the file is damaged."""
+        conn = self._connection()
+        make_private(self.path)
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {'; '.join(problems[:3])}")
+        migrate(conn)
+
+    @property
+    def damage_message(self) -> str:
+        """What to tell the user when the history had to be moved aside ('' when it did not)."""
+        if self.moved_aside is None:
+            return ""
+        return (
+            f"The study history could not be read (the file is damaged). It was moved to {self.moved_aside} "
+            "and kept there unchanged; a new, empty history was started. Your earlier studies are in that file."
+        )
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -214,19 +245,44 @@ def escape_like(text: str) -> str:
 
 
 PRIVATE_FILE = 0o600
+CORRUPTION_MARKERS = ("malformed", "not a database", "file is encrypted", "database corrupt")
 
 
 def make_private(path: Path) -> None:
-    """Create the database file readable by its owner only, and tighten an existing one (with its WAL files):
-    it holds patient names and results."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    os.close(fd)
+    """Make the database file (and its WAL files) readable by its owner only: it holds patient names and results.
+
+    Only ``chmod`` by name, never ``open``: on POSIX, closing any descriptor of a file drops every lock the process
+    holds on it, including SQLite's, and another process may then checkpoint and delete the WAL under a live
+    connection (SQLite's "How To Corrupt An SQLite Database File", 2.2). SQLite creates the file itself and
+    gives the -wal and -shm files the database's permissions.
+    """
     for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             if name.exists() and name.stat().st_mode & 0o077:
                 os.chmod(name, PRIVATE_FILE)
         except OSError:
             pass  # not ours to change (another owner); the data folder is private all the same
+
+
+def is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """True when SQLite says the file itself is damaged or is not a database (not: locked, read-only, full)."""
+    return any(marker in str(exc).lower() for marker in CORRUPTION_MARKERS)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged database (with its -wal/-shm, which may hold committed rows) to ``NAME.damaged-STAMP``,
+    so nothing is lost and a new history can start; return the new name of the database file."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    number = 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{number}")
+    for suffix in ("-wal", "-shm", ""):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            os.replace(source, target.with_name(target.name + suffix))
+    return target
 
 
 class transaction:

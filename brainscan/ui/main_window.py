@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from brainscan.errors import ModelError
+from brainscan.errors import ModelError, StorageError
 from brainscan.ui import dicom_actions, errors, series_picker
 from brainscan.ui.export import export_report
 from brainscan.ui.history_view import HistoryView
@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.store = HistoryStore(self.history_path)
         self.session = Session()
         self._started = self._closed = False
+        self._save_failed = False
 
         self.view = SliceView()
         self.view.set_opacity(float(self.settings.value("view/opacity", self.view.opacity())))
@@ -151,6 +152,7 @@ class MainWindow(QMainWindow):
         w.volume_loaded.connect(self._on_volume_loaded)
         w.preliminary.connect(self._on_preliminary)
         w.outlined.connect(self._on_outlined)
+        w.save_failed.connect(self._on_save_failed)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
@@ -162,6 +164,8 @@ class MainWindow(QMainWindow):
             if self.settings.value("window/state") is None:
                 self.resizeDocks([self.history_dock], [170], Qt.Orientation.Vertical)
             QTimer.singleShot(0, self.worker.start_model_loading)
+            if self.store.damage_message:
+                QTimer.singleShot(0, lambda: self._report(StorageError(self.store.damage_message)))
 
     # ---- opening -----------------------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -348,9 +352,23 @@ class MainWindow(QMainWindow):
         if result.verdict.key_slices and self.session.placed_for is not result.volume:
             self.view.set_index(result.verdict.key_slices[0])  # not again: the user may have moved on meanwhile
         self.history.refresh()
-        self.statusBar().showMessage("Analysis finished and saved in the study history.", 8000)
+        if self._save_failed:
+            self.statusBar().showMessage("Analysis finished, but it could NOT be saved in the study history.", 0)
+        else:
+            self.statusBar().showMessage("Analysis finished and saved in the study history.", 8000)
+        self._save_failed = False
         self._update_actions()
         self.result_shown.emit(result)
+
+    def _on_save_failed(self, exc) -> None:
+        """The next ``finished`` must not say "saved"; reads reconnect, in case the history was moved aside."""
+        self._save_failed = True
+        self.store.close()
+
+    def _report(self, exc) -> None:
+        self.statusBar().showMessage(str(exc), 10000)
+        errors.show_error(self, exc)
+        self.error_reported.emit(exc)
 
     def _on_failed(self, exc) -> None:
         if self.session.busy == OPEN:
@@ -358,9 +376,7 @@ class MainWindow(QMainWindow):
                 return
         elif self.session.busy == ANALYZE:
             self._job_done()
-        self.statusBar().showMessage(str(exc), 10000)
-        errors.show_error(self, exc)
-        self.error_reported.emit(exc)
+        self._report(exc)
 
     def _on_cancelled(self) -> None:
         if self.session.busy == ANALYZE:

@@ -104,7 +104,8 @@ class AnalysisWorker(QObject):
     volume_loaded = Signal(object)  # Volume
     preliminary = Signal(object)  # AnalysisResult with the verdict only, before outlines and heat maps
     outlined = Signal(object, object)  # Volume, {slice index: bool mask} for each batch of outlines as it lands
-    finished = Signal(object)  # AnalysisResult, saved in the history
+    finished = Signal(object)  # AnalysisResult, saved in the history (unless save_failed came just before)
+    save_failed = Signal(object)  # StorageError, sent before ``finished`` when the result could not be saved
     failed = Signal(object)  # BaseException (BrainScanError for expected failures)
     cancelled = Signal()
 
@@ -244,6 +245,7 @@ class AnalysisWorker(QObject):
         try:
             self._save(record)
         except StorageError as exc:  # the result is still worth showing; the GUI reports the failed save
+            self.save_failed.emit(exc)
             self.finished.emit(result)
             self.failed.emit(exc)
             return
@@ -259,6 +261,8 @@ class AnalysisWorker(QObject):
                 store.save(record)
             finally:
                 store.close()
+            if store.moved_aside is not None:
+                raise StorageError(f"{store.damage_message} This study was saved in the new history.")
         except StorageError:
             raise
         except Exception as exc:

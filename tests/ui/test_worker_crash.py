@@ -51,11 +51,27 @@ def test_a_crash_while_saving_still_shows_the_result_and_frees_the_window(
 
     monkeypatch.setattr(history.HistoryStore, "save", broken_save)
     window = make_window()
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
     with qtbot.waitSignal(window.error_reported, timeout=WAIT_MS):
         window.open_paths([phantom])
     qtbot.waitUntil(lambda: window.result is not None, timeout=WAIT_MS)
     assert isinstance(shown_errors[-1], StorageError)
     assert window.busy is None and window.menus.analyze.isEnabled()
+    assert not any("saved in the study history" in m and "NOT" not in m for m in messages)  # never claims "saved"
+    assert any("could NOT be saved" in m for m in messages)
+
+
+def test_a_damaged_history_is_moved_aside_and_said_at_start(qtbot, make_window, shown_errors, tmp_path):
+    path = tmp_path / "history.sqlite"  # where make_window keeps the history
+    HistoryStore(path).close()
+    raw = bytearray(path.read_bytes())
+    raw[100:4096] = b"\xff" * (4096 - 100)
+    path.write_bytes(bytes(raw))
+    window = make_window()
+    qtbot.waitUntil(lambda: bool(shown_errors), timeout=WAIT_MS)
+    assert isinstance(shown_errors[0], StorageError) and "moved to" in str(shown_errors[0])
+    assert window.store.moved_aside.exists() and window.store.count() == 0
 
 
 def test_an_exception_on_another_thread_is_shown_on_the_gui_thread(qtbot, make_window, shown_errors, monkeypatch):
