@@ -205,6 +205,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from brainscan.batch_cli import run
+
+    return run(args)
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     from brainscan.pacs_cli import run_send
 
@@ -238,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analyze_arguments(analyze)
     analyze.set_defaults(func=cmd_analyze)
+
+    batch = sub.add_parser("batch", help="analyse every series under folders into one table (pool or Dask)")
+    from brainscan.batch_cli import add_arguments as add_batch_arguments
+
+    add_batch_arguments(batch)
+    batch.set_defaults(func=cmd_batch)
 
     from brainscan.pacs_cli import add_echo_arguments, add_send_arguments
 
@@ -361,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"info", "analyze", "send", "echo", "bench", "train", "export", "evaluate"}
+    commands = {"info", "analyze", "batch", "send", "echo", "bench", "train", "export", "evaluate"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         # the window first: building the parser imports pydicom, scipy and the training code (about 1 s)
         gui = argparse.Namespace(paths=[Path(a) for a in argv])
