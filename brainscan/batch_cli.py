@@ -106,3 +106,14 @@ def run(args: argparse.Namespace) -> int:
     if outcome.failed:
         return 1 if len(outcome.failed) < len(outcome.rows) else 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m brainscan.batch_cli ...``: the same as ``brainscan batch ...``."""
+    parser = argparse.ArgumentParser(prog="brainscan batch", description="analyse every series under folders")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
