@@ -23,6 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: the CPU count; with --local-cluster too)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="model threads per worker (default: BRAINSCAN_THREADS, else the cores here divided among the workers; "
+        "on a remote cluster the worker's own default)",
+    )
     engine = parser.add_mutually_exclusive_group()
     engine.add_argument("--scheduler", help="run on a Dask cluster: the scheduler's address, e.g. tcp://HOST:8786")
     engine.add_argument("--local-cluster", action="store_true", help="run on a Dask LocalCluster started here")
@@ -53,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.roots and not args.from_list:
         err("Give at least one ROOT folder or --from-list FILE.")
         return 2
-    if args.workers is not None and args.workers < 1:
-        err("--workers must be at least 1.")
+    if (args.workers is not None and args.workers < 1) or (args.threads is not None and args.threads < 1):
+        err("--workers and --threads must be at least 1.")
         return 2
     if args.out.exists() and not args.out.is_dir():
         err(f"--out {display_path(args.out)} exists and is not a folder.")
@@ -75,17 +82,22 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if not have_pyarrow():
         err("warning: pyarrow is not installed (pip install -e '.[batch]'): the table is written as CSV only.")
+    workers = args.workers or os.cpu_count() or 1
+    threads = args.threads
+    if threads is None and not args.scheduler:  # this machine's cores, shared out so workers do not oversubscribe
+        threads = max(1, (os.cpu_count() or 1) // workers)
     options = Options(
         out=str(args.out.absolute()),
         pdf=args.pdf,
         dicom_out=args.dicom_out,
         deidentify=args.deidentify,
         heatmaps=args.heatmaps,
+        threads=threads,
         models=args.models_factory or os.environ.get("BRAINSCAN_BATCH_MODELS") or DEFAULT_MODELS,
     )
     plan = Plan(
         engine="dask" if dask else "pool",
-        workers=args.workers or os.cpu_count() or 1,
+        workers=workers,
         scheduler=args.scheduler,
         retry_failed=args.retry_failed,
         table_every_s=args.table_every,

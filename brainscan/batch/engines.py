@@ -45,7 +45,9 @@ def run_pool(tasks: Iterable[Task], options: Options, workers: int) -> Iterator[
     crashes: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")
     while pending:
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=warm_up, initargs=(options.models,))
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=warm_up, initargs=(options.models, options.threads)
+        )
         inflight: dict = {}
         try:
             broken = False
@@ -104,7 +106,7 @@ def run_dask(
     else:
         client = Client(scheduler, timeout=30)
     try:
-        client.run(warm_up, options.models)
+        client.run(warm_up, options.models, options.threads)
         slots = max(1, sum(client.nthreads().values()))
         pending = deque(tasks)
         submitted: dict[str, Task] = {}

@@ -6,6 +6,7 @@ and rewrites the table every ``table_every_s`` seconds and at the end, also afte
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter
@@ -35,6 +36,10 @@ class Outcome:
     rows: list[dict] = field(default_factory=list)  # the rows made in this run
     table: list[dict] = field(default_factory=list)  # the whole table at the end
     seconds: float = 0.0
+    discover_seconds: float = 0.0
+    first_result_seconds: float | None = None  # from starting the engine to its first row (workers, models)
+    engine_seconds: float = 0.0  # from starting the engine to its last row
+    first_row_seconds: float | None = None  # the first row's own ``seconds`` (so startup = first_result - this)
     stopped: str = ""  # why the run stopped early (models could not be loaded), else ""
 
     @property
@@ -100,6 +105,7 @@ def run_batch(
     outcome = Outcome()
     try:
         tasks = discover(roots, listed)
+        outcome.discover_seconds = time.perf_counter() - started
         outcome.found = len(tasks)
         done = journal.done_keys(include_failed=not plan.retry_failed)
         todo: list[Task] = [t for t in tasks if t.key not in done]
@@ -109,6 +115,7 @@ def run_batch(
         bar = Progress(len(todo), enabled=progress)
         last_table = time.perf_counter()
         if todo:
+            engine_start = time.perf_counter()
             if plan.engine == "dask":
                 from brainscan.batch.engines import run_dask
 
@@ -124,6 +131,10 @@ def run_batch(
                         break
                     journal.add(row)
                     outcome.rows.append(row)
+                    outcome.engine_seconds = time.perf_counter() - engine_start
+                    if outcome.first_result_seconds is None:
+                        outcome.first_result_seconds = round(outcome.engine_seconds, 3)
+                        outcome.first_row_seconds = row.get("seconds")
                     bar.update(bool(row.get("error_type")))
                     if time.perf_counter() - last_table >= plan.table_every_s:
                         write_table(journal, out, parquet)
@@ -136,7 +147,31 @@ def run_batch(
         outcome.table = write_table(journal, out, parquet)
         journal.close()
         outcome.seconds = time.perf_counter() - started
+        write_run_record(outcome, plan, out)
     return outcome
+
+
+def write_run_record(outcome: Outcome, plan: Plan, out: Path) -> None:
+    """``OUT/last_run.json``: this run's counts and timings (what docs/performance.md's batch figures use)."""
+    made = outcome.rows
+    record = {
+        "engine": plan.engine,
+        "workers": plan.workers,
+        "found": outcome.found,
+        "skipped": outcome.skipped,
+        "analysed": len(made),
+        "failed": len(outcome.failed),
+        "stopped": outcome.stopped,
+        "seconds": round(outcome.seconds, 3),
+        "discover_seconds": round(outcome.discover_seconds, 3),
+        "first_result_seconds": outcome.first_result_seconds,
+        "first_row_seconds": outcome.first_row_seconds,
+        "engine_seconds": round(outcome.engine_seconds, 3),
+        "sum_series_seconds": round(sum(r.get("seconds") or 0 for r in made), 3),
+        "sum_load_seconds": round(sum(r.get("load_seconds") or 0 for r in made), 3),
+        "sum_analysis_seconds": round(sum(r.get("analysis_seconds") or 0 for r in made), 3),
+    }
+    (out / "last_run.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
 def summary_lines(outcome: Outcome, out: Path, parquet: bool) -> list[str]:

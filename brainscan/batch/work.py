@@ -42,6 +42,7 @@ class Options:
     deidentify: bool = False
     heatmaps: bool = False
     models: str = DEFAULT_MODELS  # "module:function" returning a brainscan.runtime.loading.LoadedModels
+    threads: int | None = None  # LiteRT interpreter threads per model set (BRAINSCAN_THREADS), None: its default
 
 
 _free_models: dict[str, list] = {}
@@ -50,12 +51,18 @@ LOADS: dict[str, int] = {}
 """How many model sets this process has loaded, per factory (for tests and the docs' overhead figures)."""
 
 
-def load_models(factory: str):
-    """Call the ``module:function`` factory.
+THREADS_ENV = "BRAINSCAN_THREADS"
+
+
+def load_models(factory: str, threads: int | None = None):
+    """Call the ``module:function`` factory; with ``threads``, the LiteRT interpreters get that many threads
+    unless ``BRAINSCAN_THREADS`` is set in the worker's environment already.
 
     Raises:
         ModelError: when the factory cannot be found or the models cannot be loaded.
     """
+    if threads and not os.environ.get(THREADS_ENV):
+        os.environ[THREADS_ENV] = str(threads)
     module_name, _, function_name = factory.partition(":")
     try:
         make = getattr(importlib.import_module(module_name), function_name)
@@ -68,13 +75,13 @@ def load_models(factory: str):
 
 
 @contextmanager
-def models_for(factory: str):
+def models_for(factory: str, threads: int | None = None):
     """Borrow a loaded model set for one task (loading one only when none is free in this process)."""
     with _lock:
         stack = _free_models.setdefault(factory, [])
         models = stack.pop() if stack else None
     if models is None:
-        models = load_models(factory)
+        models = load_models(factory, threads)
     try:
         yield models
     finally:
@@ -82,7 +89,7 @@ def models_for(factory: str):
             _free_models[factory].append(models)
 
 
-def warm_up(factory: str) -> int:
+def warm_up(factory: str, threads: int | None = None) -> int:
     """Load one model set into this process ahead of the first task (pool initializer, Dask ``client.run``);
     returns this process's id. A failure is kept for the first task to report, not raised here (a raising
     pool initializer would break the whole pool without saying why)."""
@@ -91,7 +98,7 @@ def warm_up(factory: str) -> int:
     import brainscan.pipeline.summary  # noqa: F401
 
     try:
-        with models_for(factory):
+        with models_for(factory, threads):
             pass
     except BrainScanError:
         pass
@@ -178,7 +185,7 @@ def _analyse(task: Task, options: Options, row: dict) -> dict:
     t0 = time.perf_counter()
     volume = load(task.info)
     t1 = time.perf_counter()
-    with models_for(options.models) as models:
+    with models_for(options.models, options.threads) as models:
         t2 = time.perf_counter()
         result = analyze(volume, models.classifier, models.segmenter, explain=options.heatmaps)
         t3 = time.perf_counter()
