@@ -23,10 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from brainscan.batch.discover import Task
-from brainscan.batch.work import Options, analyse_task, base_row, warm_up
-
-CRASH_LIMIT = 2
-"""A series in flight when a worker process died this many times is given up (its row says so)."""
+from brainscan.batch.work import Options, analyse_task, base_row, pool_worker_init, warm_up
 
 
 def crashed_row(task: Task, options: Options, why: str) -> dict:
@@ -35,30 +32,44 @@ def crashed_row(task: Task, options: Options, why: str) -> dict:
     return row
 
 
+def _submit(pool, task: Task, options: Options, inflight: dict, back: deque) -> bool:
+    """Submit ``task``; False (and ``task`` put back at the front of ``back``) when the pool is already broken."""
+    try:
+        inflight[pool.submit(analyse_task, task, options)] = task
+    except BrokenProcessPool:
+        back.appendleft(task)
+        return False
+    return True
+
+
 def run_pool(tasks: Iterable[Task], options: Options, workers: int) -> Iterator[dict]:
     """Run ``tasks`` in ``workers`` local processes; yields rows in completion order.
 
-    A worker that dies (killed for memory, a crash in native code) breaks a ProcessPoolExecutor: the tasks in
-    flight are put back and a new pool starts; one in flight at ``CRASH_LIMIT`` deaths gets a WorkerCrashed row.
+    A worker that dies (killed for memory, a crash in native code) breaks a ProcessPoolExecutor, and every
+    series in flight fails with it, whichever one caused it. Those series become suspects: a new pool runs them
+    one at a time, alone, so the innocent ones finish and the one that kills its worker again, alone, gets a
+    WorkerCrashed row; then the pool goes back to running ``workers`` series at once.
     """
     pending = deque(tasks)
-    crashes: dict[str, int] = {}
+    suspects: deque[Task] = deque()
     context = multiprocessing.get_context("spawn")
-    while pending:
+    while pending or suspects:
         pool = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=warm_up, initargs=(options.models, options.threads)
+            workers, mp_context=context, initializer=pool_worker_init, initargs=(options.models, options.threads)
         )
         inflight: dict = {}
+        alone: Task | None = None
+        broken = False
         try:
-            broken = False
-            while (pending or inflight) and not broken:
-                while pending and len(inflight) < 2 * workers and not broken:
-                    task = pending.popleft()
-                    try:
-                        inflight[pool.submit(analyse_task, task, options)] = task
-                    except BrokenProcessPool:
-                        pending.appendleft(task)
-                        broken = True
+            while (pending or suspects or inflight) and not broken:
+                if suspects:
+                    if not inflight:  # wait for the others to finish, then one suspect alone
+                        alone = suspects.popleft()
+                        broken = not _submit(pool, alone, options, inflight, suspects)
+                else:
+                    alone = None
+                    while pending and len(inflight) < 2 * workers and not broken:
+                        broken = not _submit(pool, pending.popleft(), options, inflight, pending)
                 if broken:
                     break
                 finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
@@ -69,15 +80,14 @@ def run_pool(tasks: Iterable[Task], options: Options, workers: int) -> Iterator[
                     except BrokenProcessPool:
                         broken = True
                         inflight[future] = task  # handled with the others below
-            if broken:
-                for task in inflight.values():
-                    crashes[task.key] = crashes.get(task.key, 0) + 1
-                    if crashes[task.key] >= CRASH_LIMIT:
-                        yield crashed_row(task, options, "the worker process died while analysing this series")
-                    else:
-                        pending.appendleft(task)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        if broken:
+            culprits = list(inflight.values())
+            if alone is not None and culprits == [alone]:
+                yield crashed_row(alone, options, "the worker process died while analysing this series")
+            else:
+                suspects.extend(culprits)
 
 
 def run_dask(

@@ -105,6 +105,20 @@ def warm_up(factory: str, threads: int | None = None) -> int:
     return os.getpid()
 
 
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    while True:
+        time.sleep(every_s)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def pool_worker_init(factory: str, threads: int | None = None) -> None:
+    """The local pool's initializer: ``warm_up``, and exit when the coordinator is gone. A pool worker otherwise
+    outlives a coordinator killed with SIGKILL, waiting forever on its task queue."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+    warm_up(factory, threads)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 

@@ -174,6 +174,14 @@ def test_rerun_after_kill_9_finishes_the_rest_and_equals_an_uninterrupted_run(tm
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
+        deadline = time.monotonic() + 20
+        while True:  # the pool's workers notice that the coordinator is gone and exit
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "worker processes outlived the killed batch"
+            time.sleep(0.2)
     finally:
         try:
             os.killpg(process.pid, signal.SIGKILL)  # the pool's worker processes, orphaned by the kill
