@@ -49,6 +49,13 @@ def run_gui(paths: list[Path] | None = None) -> int:
     """Show the main window, open ``paths`` when given, and run the Qt event loop; returns its exit code."""
     started = time.perf_counter()
     configure_logging()
+    from brainscan.ui.qt_libs import check_before_qt
+
+    problem = check_before_qt()  # before Qt loads: it aborts the process (signal 6) when they are missing
+    if problem:
+        logging.getLogger(__name__).error("%s", problem)
+        print(problem, file=sys.stderr)
+        return 2
     from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication
 
