@@ -178,3 +178,69 @@ def write_phantom_series(
         )
         ds.save_as(folder / f"S{names[k]:03d}.dcm", enforce_file_format=True)
     return uid, pixels
+
+
+def write_enhanced_series(
+    path: Path,
+    n: int = 6,
+    *,
+    shape=(32, 24),
+    spacing=(0.5, 0.5),
+    slice_gap: float = 2.5,
+    orientation=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0),
+    orientation_per_frame: bool = True,
+    stored_order=None,
+    series_uid: str | None = None,
+    slices: np.ndarray | None = None,
+) -> tuple[str, np.ndarray]:
+    """Write one enhanced (multi-frame) MR file as a Siemens XA scanner does: no top-level position, orientation
+    or pixel spacing; each frame's ImagePositionPatient (and, with ``orientation_per_frame``, its
+    ImageOrientationPatient) in the Per-frame Functional Groups, pixel spacing and slice thickness in the Shared
+    ones. Frame k of the true order is filled with 100*(k+1) (see ``true_order``); ``stored_order`` scrambles
+    the frames in the file; ``slices`` (n, rows, cols) replaces that content. Returns (series UID, slice normal)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import EnhancedMRImageStorage
+
+    stored_order = list(stored_order) if stored_order is not None else list(range(n))
+    row, col = np.array(orientation[:3]), np.array(orientation[3:])
+    normal = np.cross(row, col)
+    if slices is None:
+        slices = np.stack([np.full(shape, 100 * (k + 1), np.uint16) for k in range(n)])
+        slices[:, 0, 0] = 0
+    n = len(slices)
+    uid = series_uid or generate_uid()
+    ds = make_dataset(slices[0], series_uid=uid, position=None, orientation=None, spacing=None, instance=1)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    ds.NumberOfFrames = n
+    ds.PixelData = slices[stored_order].tobytes()
+    measures = Dataset()
+    measures.PixelSpacing = [float(spacing[0]), float(spacing[1])]
+    measures.SliceThickness = float(slice_gap)
+    transform = Dataset()
+    transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = 1.0, 0.0, "US"
+    shared = Dataset()
+    shared.PixelMeasuresSequence = Sequence([measures])
+    shared.PixelValueTransformationSequence = Sequence([transform])
+    plane_orientation = Dataset()
+    plane_orientation.ImageOrientationPatient = [float(v) for v in orientation]
+    if not orientation_per_frame:
+        shared.PlaneOrientationSequence = Sequence([plane_orientation])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    per_frame = []
+    for k in stored_order:
+        item, position, content = Dataset(), Dataset(), Dataset()
+        position.ImagePositionPatient = [float(v) for v in np.array([-10.0, 20.0, 5.0]) + normal * slice_gap * k]
+        item.PlanePositionSequence = Sequence([position])
+        if orientation_per_frame:
+            frame_orientation = Dataset()
+            frame_orientation.ImageOrientationPatient = [float(v) for v in orientation]
+            item.PlaneOrientationSequence = Sequence([frame_orientation])
+        content.InStackPositionNumber = k + 1
+        content.DimensionIndexValues = [1, k + 1]
+        item.FrameContentSequence = Sequence([content])
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return uid, normal

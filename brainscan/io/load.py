@@ -154,6 +154,7 @@ def frames_from_dataset(ds, path: Path, stack: SliceStack, notes: set[str]) -> l
     shared = ds.get("SharedFunctionalGroupsSequence")
     shared_item = shared[0] if shared else None
     frames: list[Frame] = []
+    orientations: set[tuple[float, ...]] = set()
     for i in range(raw.shape[0]):
         item = per_frame[i] if per_frame and i < len(per_frame) else None
 
@@ -176,6 +177,9 @@ def frames_from_dataset(ds, path: Path, stack: SliceStack, notes: set[str]) -> l
         position, position_note = position_of(value(functional("PlanePositionSequence"), "ImagePositionPatient"))
         if position is None and position_note is None:
             position, position_note = position_of(ds.get("ImagePositionPatient"))
+        iop = value(functional("PlaneOrientationSequence"), "ImageOrientationPatient")
+        if iop is not None and len(iop) == 6:
+            orientations.add(tuple(round(float(v), 3) for v in iop))
         spacing, spacing_note = spacing_of(value(functional("PixelMeasuresSequence"), "PixelSpacing"))
         if spacing is None and spacing_note is None:
             spacing, spacing_note = spacing_of(ds.get("PixelSpacing"))
@@ -189,6 +193,11 @@ def frames_from_dataset(ds, path: Path, stack: SliceStack, notes: set[str]) -> l
                 pixel_spacing=spacing,
                 window=window_of(functional("FrameVOILUTSequence")) or window_of(ds),
             )
+        )
+    if len(orientations) > 1:
+        notes.add(
+            f"the frames of {path.name} lie in {len(orientations)} different orientations (several stacks in one "
+            "file); they were sorted along the first frame's slice direction"
         )
     return frames
 

@@ -52,15 +52,25 @@ def study_meta(ds) -> StudyMeta:
     )
 
 
+def _functional_orientation(ds, sequence: str):
+    """ImageOrientationPatient of the first item of a functional groups sequence, or None."""
+    try:
+        return ds.get(sequence)[0].PlaneOrientationSequence[0].ImageOrientationPatient
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+
+
 def frame_orientation(ds) -> tuple[float, ...] | None:
-    """ImageOrientationPatient from the top level or the shared functional groups (enhanced MR), when usable:
-    six finite numbers forming two unit vectors at right angles (else None: orientation unknown)."""
+    """ImageOrientationPatient from the top level or, for enhanced (multi-frame) MR, the Shared Functional Groups
+    or else the first frame's Per-frame Functional Groups (where Siemens XA scanners put it), when usable: six
+    finite numbers forming two unit vectors at right angles (else None: orientation unknown)."""
     iop = ds.get("ImageOrientationPatient")
     if iop is None:
-        try:
-            iop = ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient
-        except (AttributeError, IndexError, KeyError, TypeError):
-            return None
+        iop = _functional_orientation(ds, "SharedFunctionalGroupsSequence")
+    if iop is None:
+        iop = _functional_orientation(ds, "PerFrameFunctionalGroupsSequence")
+    if iop is None:
+        return None
     try:
         values = tuple(float(v) for v in iop)
     except (TypeError, ValueError):

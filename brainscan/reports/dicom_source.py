@@ -130,12 +130,39 @@ def read_sources(result: AnalysisResult) -> SourceImages:
         datasets = tuple(headers[path] for path in files)
         return SourceImages(datasets, tuple(range(len(files))), multiframe=False)
     if len(unique) == 1:
-        ds = headers[unique[0]]
+        ds = _with_shared_orientation(headers[unique[0]])
         return SourceImages((ds,), _frames_of_multiframe(ds, volume), multiframe=True)
     raise ReportError(
         "This series is stored in several multi-frame files; a DICOM Segmentation can refer to one multi-frame "
         "image or to single-frame images only, so no DICOM result was written."
     )
+
+
+def _with_shared_orientation(ds: Dataset) -> Dataset:
+    """An enhanced header whose frames all share one orientation, with it in the Shared Functional Groups.
+
+    Siemens XA scanners store PlaneOrientationSequence in every Per-frame item instead; highdicom needs it
+    shared ("Source images must have a shared orientation"). The file is not changed; the header given to
+    highdicom is a copy with the (identical) per-frame orientation moved to the shared group. Frames in several
+    orientations are left as they are (highdicom then refuses them, with its reason)."""
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if not shared or not per_frame or "PlaneOrientationSequence" in shared[0]:
+        return ds
+    try:
+        values = {
+            tuple(round(float(v), 6) for v in item.PlaneOrientationSequence[0].ImageOrientationPatient)
+            for item in per_frame
+        }
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return ds
+    if len(values) != 1:
+        return ds
+    copy = deepcopy(ds)
+    copy.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence = deepcopy(per_frame[0].PlaneOrientationSequence)
+    for item in copy.PerFrameFunctionalGroupsSequence:
+        del item.PlaneOrientationSequence
+    return copy
 
 
 def _read_header(path: Path) -> Dataset:

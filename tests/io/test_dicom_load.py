@@ -162,3 +162,41 @@ def test_shared_mprage_series(shared_data):
     # positions strictly increase along the normal after sorting
     normal = np.cross(volume.orientation[:3], volume.orientation[3:])
     assert np.all(np.diff(volume.positions_mm @ normal) > 0)
+
+
+@pytest.mark.parametrize("per_frame", [True, False], ids=["orientation-per-frame", "orientation-shared"])
+def test_enhanced_mr_gets_a_volume_from_its_functional_groups(tmp_path, per_frame):
+    """Issue 27 item 5: a Siemens XA enhanced MR keeps each frame's orientation in the Per-frame Functional
+    Groups (no top-level ImageOrientationPatient); it said "slice positions are missing" and had no spacing."""
+    from tests.dicom_factory import write_enhanced_series
+
+    write_enhanced_series(
+        tmp_path / "enhanced.dcm",
+        n=6,
+        spacing=(0.8, 0.9),
+        slice_gap=3.0,
+        stored_order=[3, 0, 5, 1, 4, 2],
+        orientation_per_frame=per_frame,
+    )
+    (info,) = scan([tmp_path])
+    assert info.slices == 6
+    volume = load(info)
+    assert volume.sorted_by == "position", volume.warnings
+    assert not any("missing" in w for w in volume.warnings)
+    assert true_order(volume) == list(range(6))
+    assert volume.slice_spacing_mm == pytest.approx(3.0)
+    assert volume.pixel_spacing_mm == (0.8, 0.9)
+    assert volume.orientation == pytest.approx((0.0, 1.0, 0.0, 0.0, 0.0, -1.0))
+    assert volume.positions_mm is not None and volume.positions_mm.shape == (6, 3)
+
+
+def test_enhanced_mr_with_frames_in_several_orientations_says_so(tmp_path):
+    from tests.dicom_factory import write_enhanced_series
+
+    path = tmp_path / "enhanced.dcm"
+    write_enhanced_series(path, n=4)
+    ds = pydicom.dcmread(path)
+    ds.PerFrameFunctionalGroupsSequence[3].PlaneOrientationSequence[0].ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.save_as(path, enforce_file_format=True)
+    volume = load(scan([tmp_path])[0])
+    assert any("2 different orientations" in w for w in volume.warnings), volume.warnings

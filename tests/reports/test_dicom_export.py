@@ -216,3 +216,25 @@ def test_real_series_from_shared_data(shared_data, tmp_path):
         uid = source_uid_of_slice(result, index)
         pixels = seg.get_pixels_by_source_instance([uid], segment_numbers=[1])
         assert np.array_equal(pixels[0, :, :, 0].astype(bool), masks[index].mask)
+
+
+def test_seg_on_an_enhanced_source_with_per_frame_orientation(tmp_path):
+    """Issue 27 item 5: an enhanced MR written as Siemens XA does (orientation only per frame) gets a volume, and
+    its SEG points each frame at the stored source frame it outlines."""
+    from tests.dicom_factory import write_enhanced_series
+
+    order = [2, 0, 5, 3, 1, 4]
+    slices = phantom_slices(6, (64, 64), lesion_slices=(1, 2), radius=6)
+    write_enhanced_series(tmp_path / "xa.dcm", slices=slices, stored_order=order, slice_gap=4.0)
+    (info,) = scan([tmp_path / "xa.dcm"])
+    volume = load(info)
+    assert volume.sorted_by == "position" and volume.slice_spacing_mm == pytest.approx(4.0)
+    result = analyze(volume, FakeClassifier(), FakeSegmenter(), explain=False)
+    assert sorted(result.segmentations) == [1, 2]
+    seg = pydicom.dcmread(write_dicom(result, tmp_path / "out").seg)
+    referenced = {
+        int(item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber): frame
+        for frame, item in zip(seg.pixel_array.astype(bool), seg.PerFrameFunctionalGroupsSequence, strict=True)
+    }
+    assert sorted(referenced) == sorted([order.index(1) + 1, order.index(2) + 1])
+    assert np.array_equal(referenced[order.index(1) + 1], result.segmentations[1].mask)
