@@ -17,8 +17,9 @@ import threading
 from pathlib import Path
 
 from brainscan.errors import StorageError
+from brainscan.presentation import headline
 from brainscan.text import unicode_safe
-from brainscan.types import CANNOT_ASSESS, StudyMeta, StudyRecord
+from brainscan.types import CANNOT_ASSESS, NOT_ASSESSED, StudyMeta, StudyRecord
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class HistoryStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("verdict_words", 2, verdict_words, deterministic=True)
             self._local.conn = conn
         return conn
 
@@ -194,15 +196,17 @@ class HistoryStore:
         return rows[0] if rows else None
 
     def list(self, search: str = "", tumour: bool | None = None, limit: int = 1000) -> list[StudyRecord]:
-        """Newest first; ``search`` matches patient name/ID, description, path or verdict."""
+        """Newest first; ``search`` matches patient name/ID, description, path, the verdict label or the verdict
+        as the history table words it ("Tumour suspected: Glioma", "No tumour found", see ``verdict_words``)."""
         clauses, params = [], []
         if search:
             like = f"%{escape_like(search)}%"
             clauses.append(
                 "(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\' OR description LIKE ? "
-                "ESCAPE '\\' OR source_path LIKE ? ESCAPE '\\' OR verdict_label LIKE ? ESCAPE '\\')"
+                "ESCAPE '\\' OR source_path LIKE ? ESCAPE '\\' OR verdict_label LIKE ? ESCAPE '\\' "
+                "OR verdict_words(tumour, verdict_label) LIKE ? ESCAPE '\\')"
             )
-            params += [like] * 5
+            params += [like] * 6
         if tumour is not None:
             clauses.append("tumour = ?")
             params.append(int(tumour))
@@ -237,6 +241,14 @@ class HistoryStore:
             return [to_record(row) for row in self._connection().execute(sql, params).fetchall()]
         except sqlite3.Error as exc:
             raise StorageError(f"The study history could not be read ({exc}).") from exc
+
+
+def verdict_words(tumour, label) -> str:
+    """The verdict of a row in the words the history table shows (brainscan.presentation.headline's title,
+    without the cautions only the stored result knows), so that searching "suspected" or "No tumour" finds it."""
+    label = str(label or "")
+    unassessed = "cannot assess" if label in (CANNOT_ASSESS, NOT_ASSESSED) else ""
+    return headline(bool(tumour), label, None, cannot_assess=unassessed).title
 
 
 def escape_like(text: str) -> str:

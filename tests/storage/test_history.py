@@ -170,3 +170,26 @@ def test_a_folder_name_that_is_not_utf8_comes_back_exactly(tmp_path):
     assert [r.id for r in store.list("Patient-M")] == [second, first]  # still found by its visible text
     plain = store.save(dataclasses.replace(record(), source_path="/data/plain"))
     assert store.get(plain).source_path == "/data/plain"
+
+
+def test_search_matches_the_verdict_words_the_table_shows(tmp_path):
+    """Issue 27 item 6: the table shows "Tumour suspected: Meningioma" and "No tumour found"; searching those
+    words found nothing (only the stored labels "meningioma", "notumor" matched)."""
+    store = HistoryStore(tmp_path / "h.sqlite")
+    store.add(record("Doe^Jane"))
+    store.add(record("Roe^Richard", label="notumor", tumour=False))
+    store.add(record("Poe^Edgar", label="abnormal", tumour=False))
+    store.add(record("Moe^Anna", label="cannot assess", tumour=False))
+
+    def names(search):
+        return [r.meta.patient_name for r in store.list(search)]
+
+    assert names("suspected") == ["Doe^Jane"]
+    assert names("Tumour suspected: men") == ["Doe^Jane"]
+    assert names("No tumour") == ["Roe^Richard"]
+    assert names("no tumour found") == ["Roe^Richard"]
+    assert names("not typical of a tumour") == ["Poe^Edgar"]
+    assert names("abnormal") == ["Poe^Edgar"]
+    assert names("cannot assess") == ["Moe^Anna"]
+    assert names("notumor") == ["Roe^Richard"]  # the stored label still matches
+    assert names("100%_") == []  # LIKE wildcards in the search stay literal
