@@ -41,6 +41,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(described, indent=2))
     else:
+        shared = skipped_by_all(described)
         for entry in described:
             spacing = entry["pixel_spacing_mm"]
             say(f"{entry['description']}  [{entry['modality'] or entry['kind']}]")
@@ -51,14 +52,29 @@ def cmd_info(args: argparse.Namespace) -> int:
             say(f"  UID {entry['series_uid']}  source {entry['source']}")
             for warning in entry["warnings"]:
                 say(f"  warning: {warning}")
-            if entry["skipped"]:
-                say(f"  {len(entry['skipped'])} file(s) skipped:")
-                for item in entry["skipped"]:
+            own = [item for item in entry["skipped"] if (item["path"], item["reason"]) not in shared]
+            if own:
+                say(f"  {len(own)} file(s) skipped:")
+                for item in own:
                     say(f"    {item['path']}: {item['reason']}")
+        if shared:
+            say(f"{len(shared)} file(s) skipped, not part of any series above:")
+            for path, reason in shared:
+                say(f"  {path}: {reason}")
     if loaded == 0:
         print("No series could be loaded.", file=sys.stderr)
         return 2
     return 0
+
+
+def skipped_by_all(described: list[dict]) -> list[tuple[str, str]]:
+    """(path, reason) of the skipped files every series of a scan lists (the scan's own, not one series'):
+    printed once after the series rather than under each of them. None for a single series."""
+    if len(described) < 2:
+        return []
+    sets = [{(item["path"], item["reason"]) for item in entry["skipped"]} for entry in described]
+    common = set.intersection(*sets)
+    return [pair for pair in dict.fromkeys((i["path"], i["reason"]) for i in described[0]["skipped"]) if pair in common]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -230,7 +246,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="brainscan", description="Brain MRI decision support")
+    parser = argparse.ArgumentParser(
+        prog="brainscan",
+        description=(
+            "Brain MRI decision support.\n\n"
+            "  brainscan               open the window\n"
+            "  brainscan PATH...       open the window on these series: DICOM folders or files, NIfTI files,\n"
+            "                          folders of JPEG/PNG slices (a folder with several series asks which)\n"
+            "  brainscan COMMAND ...   run a command without the window (brainscan COMMAND --help)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"brainscan {__version__}")
     sub = parser.add_subparsers(dest="command")
 

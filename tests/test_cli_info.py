@@ -47,3 +47,23 @@ def test_info_text_output(tmp_path):
     write_series(tmp_path, n=3)
     result = run_info(tmp_path)
     assert result.returncode == 0 and "3 slices of 32x24" in result.stdout
+
+
+def test_info_on_many_series_prints_the_skipped_files_once(tmp_path):
+    """Issue 27 item 6: the folder's skipped files were listed again under every series."""
+    for k in range(3):
+        write_series(tmp_path / f"s{k}", n=3)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "s1" / "empty.dcm").write_bytes(b"")
+    result = run_info(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("notes.txt") == 1 and result.stdout.count("empty.dcm") == 1
+    assert result.stdout.count("file(s) skipped") == 1
+    assert "2 file(s) skipped, not part of any series above:" in result.stdout
+
+
+def test_help_says_brainscan_path_opens_the_window():
+    """Issue 27 item 6: `brainscan --help` listed only the subcommands, not `brainscan PATH`."""
+    result = subprocess.run([sys.executable, "-m", "brainscan", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "brainscan PATH..." in result.stdout and "open the window on these series" in result.stdout
