@@ -18,16 +18,33 @@ from pathlib import Path
 STARTUP_PROBE_ENV = "BRAINSCAN_STARTUP_PROBE"
 
 
+QUIET_LOGGERS = ("highdicom",)
+"""Libraries whose INFO lines (frame geometry notes for every DICOM Segmentation written) would fill brainscan.log."""
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """brainscan.log and its rotated copies readable by the user only (0600, like the folder's 0700): the log
+    names series folders and patients' studies."""
+
+    def _open(self):
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)  # a log written by an older BrainScan was 0644
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def configure_logging() -> Path:
     from brainscan.config import user_home
 
     log_file = user_home() / "brainscan.log"
     root = logging.getLogger()
     if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
-        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3)
+        handler = PrivateRotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return log_file
 
 

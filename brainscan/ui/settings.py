@@ -6,17 +6,31 @@ back up or remove, and the frozen app writes nowhere else.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from PySide6.QtCore import QSettings
 
 from brainscan.config import user_home
 
 ORGANISATION = APPLICATION = "BrainScan"
 MAX_RECENT = 10
+PRIVATE_FILE = 0o600
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists readable and writable by its owner only (it names recent studies and folders).
+    QSettings keeps an existing file's permissions when it rewrites it, so creating it first is enough."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    if os.name == "posix" and path.stat().st_mode & 0o777 != PRIVATE_FILE:
+        os.chmod(path, PRIVATE_FILE)
+    return path
 
 
 def app_settings() -> QSettings:
     """The per-user settings file (tests set ``BRAINSCAN_HOME``, so they never touch a user's settings)."""
-    return QSettings(str(user_home() / "settings.ini"), QSettings.Format.IniFormat)
+    return QSettings(str(private_file(user_home() / "settings.ini")), QSettings.Format.IniFormat)
 
 
 def recent_paths(settings: QSettings) -> list[str]:
