@@ -6,6 +6,7 @@ reads the store in the GUI thread: a bounded, indexed query (newest first, at mo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
@@ -33,6 +34,18 @@ log = logging.getLogger(__name__)
 
 THUMB = 64
 FILTERS = (("All studies", None), ("Tumour suspected", True), ("No tumour", False))
+
+
+def local_time(iso: str) -> str:
+    """A stored timestamp (ISO 8601, UTC) as this computer's local time, e.g. "5 Jan 2026, 14:03"; text that
+    is not a timestamp comes back as it is."""
+    try:
+        when = dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    return f"{when.day} {when:%b %Y, %H:%M}"
 
 
 class HistoryModel(RowsTableModel):

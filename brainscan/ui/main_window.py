@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
 from brainscan.errors import ModelError, StorageError
 from brainscan.ui import dicom_actions, errors, series_picker
 from brainscan.ui.export import export_report
-from brainscan.ui.history_view import HistoryView
+from brainscan.ui.history_view import HistoryView, local_time
 from brainscan.ui.menus import build_menus
 from brainscan.ui.progress import ProgressStrip
 from brainscan.ui.result_panel import ResultPanel, tumour_slices
 from brainscan.ui.session import ANALYZE, OPEN, READY, REFUSE, START, WAIT, Session
-from brainscan.ui.settings import add_recent, app_settings, recent_paths
+from brainscan.ui.settings import add_recent, app_settings, export_folder, recent_paths, remember_export_folder
 from brainscan.ui.slice_slider import SliceSlider
 from brainscan.ui.slice_view import SliceView
 from brainscan.ui.view_controls import ViewControls
@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
         self.slider.set_slice_count(0)
         self.slider.set_marks([])
         if summary.get("verdict"):
-            self.panel.show_summary(summary, f"Stored result from {record.created_at[:19]}; images not found.")
+            self.panel.show_summary(summary, f"Stored result from {local_time(record.created_at)}; images not found.")
             self.panel.show_followup(dicom_actions.follow_up_of_record(self.store, record))
         self._update_actions()
 
@@ -308,10 +308,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{info.description}: {volume.n_slices} slices of {info.rows} x {info.columns}")
         summary = json.loads(record.result_json or "{}") if record is not None else {}
         if record is not None and summary.get("verdict") and record.series_uid == info.series_uid:
-            note = f"Stored result from {record.created_at[:19]} (no outlines). Press F5 to analyse again."
+            note = f"Stored result from {local_time(record.created_at)} (no outlines). Press F5 to analyse again."
             self.panel.show_summary(summary, note)
             self.panel.show_followup(dicom_actions.follow_up_of_record(self.store, record))
             self.slider.set_marks(tumour_slices(summary))
+            key = summary["verdict"].get("key_slices") or []
+            if key and 0 <= int(key[0]) < volume.n_slices:
+                self.view.set_index(int(key[0]))  # a reopened study starts where a fresh analysis would
             self._update_actions()
         else:
             self.panel.show_volume(volume)
@@ -419,18 +422,19 @@ class MainWindow(QMainWindow):
         if self.result is None:
             self.statusBar().showMessage("Analyse a study first (F5): a report needs a fresh analysis.", 8000)
             return
-        path = export_report(
-            self, self.result, self._last_folder(), deidentify, self.follow_up, heatmaps=self.view.heat_visible()
-        )
+        folder = export_folder(self.settings)
+        path = export_report(self, self.result, folder, deidentify, self.follow_up, heatmaps=self.view.heat_visible())
         if path is not None:
+            remember_export_folder(self.settings, path.parent)
             self.statusBar().showMessage(f"Report written to {path}", 8000)
 
     def export_dicom(self) -> None:
         if self.result is None:
             self.statusBar().showMessage("Analyse a DICOM study first (F5): DICOM results need a fresh analysis.", 8000)
             return
-        written = dicom_actions.export_dicom(self, self.result, self._last_folder(), self.follow_up)
+        written = dicom_actions.export_dicom(self, self.result, export_folder(self.settings), self.follow_up)
         if written is not None:
+            remember_export_folder(self.settings, written.report.parent)
             notes = " ".join(written.notes)
             self.statusBar().showMessage(f"DICOM written: {', '.join(p.name for p in written.files)}. {notes}", 10000)
 

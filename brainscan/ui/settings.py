@@ -44,3 +44,19 @@ def add_recent(settings: QSettings, path: str) -> list[str]:
     items = [path] + [p for p in recent_paths(settings) if p != path]
     settings.setValue("recent", items[:MAX_RECENT])
     return items[:MAX_RECENT]
+
+
+def export_folder(settings: QSettings) -> str:
+    """Where Export PDF / Export DICOM start: the folder last exported to when it still exists, else the user's
+    Documents folder (never the source images' folder: often read-only media or a PACS cache)."""
+    from PySide6.QtCore import QStandardPaths
+
+    last = str(settings.value("export_folder", "") or "")
+    if last and Path(last).is_dir():
+        return last
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return documents if documents and Path(documents).is_dir() else str(Path.home())
+
+
+def remember_export_folder(settings: QSettings, folder: Path) -> None:
+    settings.setValue("export_folder", str(folder))

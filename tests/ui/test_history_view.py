@@ -104,3 +104,26 @@ def test_delete_asks_first(qtbot, make_window, phantom, monkeypatch, questions):
     assert history.delete_selected()
     assert history.model.rowCount() == 0
     assert HistoryStore(window.history_path).count() == 0
+
+
+def test_reopened_study_starts_on_its_key_slice_with_a_readable_time(qtbot, make_window, tmp_path):
+    """Issue 27 item 6: a reopened study started on the middle slice, and its note showed a raw ISO timestamp."""
+    import datetime as dt
+    import re
+
+    from tests.dicom_factory import write_phantom_series
+
+    folder = tmp_path / "early-lesion"
+    write_phantom_series(folder, n=12, lesion_slices=(1, 2))
+    window = analysed_window(qtbot, make_window, folder)
+    (record,) = HistoryStore(window.history_path).list()
+    key = window.result.verdict.key_slices[0]
+    assert key in (1, 2) and key != 12 // 2
+    window.view.set_index(9)
+    with qtbot.waitSignal(window.volume_shown, timeout=WAIT_MS):
+        double_click_row(qtbot, window.history.table, 0)
+    assert window.view.index() == key and window.slider.value() == key
+    note = window.panel.note.text()
+    assert "T" not in note.split("Stored result from ")[1][:20] and "+00:00" not in note
+    local = dt.datetime.fromisoformat(record.created_at).astimezone()
+    assert re.search(rf"Stored result from {local.day} {local:%b %Y, %H:%M}\b", note), note
