@@ -239,6 +239,13 @@ def cmd_echo(args: argparse.Namespace) -> int:
     return run_echo(args)
 
 
+def cmd_pacs(args: argparse.Namespace) -> int:
+    """query, retrieve, cache, listen: brainscan.pacs_cli.run_<command>."""
+    from brainscan import pacs_cli
+
+    return getattr(pacs_cli, f"run_{args.command}")(args)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from brainscan.app import run_gui
 
@@ -285,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     echo = sub.add_parser("echo", help="test the connection to a PACS (C-ECHO)")
     add_echo_arguments(echo)
     echo.set_defaults(func=cmd_echo)
+    from brainscan.pacs_cli import add_pacs_parsers
+
+    add_pacs_parsers(sub, cmd_pacs)
 
     bench = sub.add_parser("bench", help="time parts of BrainScan")
     bench_sub = bench.add_subparsers(dest="target", required=True)
@@ -400,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"info", "analyze", "batch", "send", "echo", "bench", "train", "export", "evaluate"}
+    commands |= {"query", "retrieve", "cache", "listen"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         # the window first: building the parser imports pydicom, scipy and the training code (about 1 s)
         gui = argparse.Namespace(paths=[Path(a) for a in argv])

@@ -119,8 +119,11 @@ def send_files(
     calling_aet: str = DEFAULT_CALLING_AET,
     timeout: float = DEFAULT_TIMEOUT_S,
     on_progress: Callable[[int, int, str], None] | None = None,
+    on_outcome: Callable[[StoreOutcome], None] | None = None,
 ) -> SendReport:
     """C-STORE every DICOM file under ``paths`` to ``destination`` over one association.
+
+    ``on_outcome`` hears of each file as soon as the PACS answered for it (the node records what was stored).
 
     Returns:
         A SendReport: per file whether the PACS stored it (and its status), plus the files skipped.
@@ -144,7 +147,10 @@ def send_files(
     assoc = _associate(destination, list(contexts.items()), calling_aet, timeout)
     try:
         for number, (path, header) in enumerate(found, start=1):
-            report.outcomes.append(_store_one(assoc, path, header))
+            outcome = _store_one(assoc, path, header)
+            report.outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
             if on_progress is not None:
                 on_progress(number, len(found), f"Sent {number} of {len(found)}")
     finally:
@@ -196,8 +202,25 @@ def _resolve(destination: Destination) -> str:
     return str(infos[0][4][0])
 
 
-def _associate(destination: Destination, contexts, calling_aet: str, timeout: float):
-    """An established association with ``destination``, or a PacsError that says why there is none."""
+SENDING = (
+    "none of the object types BrainScan sends (Segmentation, Encapsulated PDF); ask its administrator to allow them"
+)
+
+
+def _associate(
+    destination: Destination,
+    contexts,
+    calling_aet: str,
+    timeout: float,
+    refused_all: str = SENDING,
+    roles=(),
+    handlers=(),
+):
+    """An established association with ``destination``, or a PacsError that says why there is none.
+
+    ``refused_all`` completes "The PACS at HOST:PORT accepts ..." when it accepts none of ``contexts``;
+    ``roles`` (SCP/SCU role selection) and ``handlers`` (pynetdicom event handlers) serve C-GET.
+    """
     from pynetdicom import AE, evt
 
     calling = check_ae_title(calling_aet, "calling AE title (BrainScan's own)")
@@ -213,15 +236,18 @@ def _associate(destination: Destination, contexts, calling_aet: str, timeout: fl
         address,
         destination.port,
         ae_title=destination.ae_title,
-        evt_handlers=[(evt.EVT_CONN_OPEN, lambda event: opened.append(True))],
+        ext_neg=list(roles) or None,
+        evt_handlers=[(evt.EVT_CONN_OPEN, lambda event: opened.append(True)), *handlers],
     )
     if assoc.is_established:
         return assoc
     elapsed = time.monotonic() - start
-    raise _association_error(assoc, destination, address, calling, bool(opened), elapsed, timeout)
+    raise _association_error(assoc, destination, address, calling, bool(opened), elapsed, timeout, refused_all)
 
 
-def _association_error(assoc, destination, address, calling, opened, elapsed, timeout) -> PacsError:
+def _association_error(
+    assoc, destination, address, calling, opened, elapsed, timeout, refused_all: str = SENDING
+) -> PacsError:
     where = f"{destination.host}:{destination.port}"
     if not opened:
         return PacsError(_connection_failure(destination, address, timeout))
@@ -233,10 +259,7 @@ def _association_error(assoc, destination, address, calling, opened, elapsed, ti
             f"accepts BrainScan's AE title '{calling}' from this computer."
         )
     if response is not None and getattr(response, "result", None) == 0 and not assoc.accepted_contexts:
-        return PacsError(
-            f"The PACS at {where} accepts none of the object types BrainScan sends (Segmentation, Encapsulated "
-            "PDF); ask its administrator to allow them."
-        )
+        return PacsError(f"The PACS at {where} accepts {refused_all}.")
     if elapsed >= 0.8 * timeout:
         return PacsError(
             f"{where} accepted the connection but gave no DICOM answer within {timeout:g} s. Is this the PACS's "
