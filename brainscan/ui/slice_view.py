@@ -4,6 +4,10 @@ Controls: wheel or Up/Down/PageUp/PageDown/Home/End step through slices; Ctrl+wh
 the view; left or middle drag pans; right drag changes the window (horizontal: width, vertical: level);
 1/2/3 pick the brain / DICOM / full-range window presets, R resets window, zoom and pan; M toggles the tumour
 outline, H the heat map. The corners show slice number, position, spacing, window and zoom.
+
+The slice is shown in the radiological convention from the volume's direction cosines
+(brainscan.orientation), with the orientation letters on the image's edges; only the display turns: outlines,
+heat maps and ``rendered_rgb`` stay in the stored pixel grid.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from brainscan.orientation import DisplayOrientation, display_orientation, to_display
 from brainscan.render import DEFAULT_OPACITY, compose, window_to_uint8
 
 PRESETS = {"brain": "Brain (1st-99th percentile)", "dicom": "Default from the images", "full": "Full range"}
@@ -63,6 +68,7 @@ class SliceView(QWidget):
         palette.setColor(QPalette.ColorRole.Window, QColor("black"))
         self.setPalette(palette)
         self._volume = None
+        self._orientation: DisplayOrientation | None = None
         self._masks: dict[int, np.ndarray] = {}
         self._heatmaps: dict[int, np.ndarray] = {}
         self._presets: dict[str, tuple[float, float]] | None = None
@@ -84,6 +90,7 @@ class SliceView(QWidget):
     def set_volume(self, volume, index: int | None = None) -> None:
         """Show ``volume`` (overlays cleared) at ``index`` (default: the middle slice), DICOM window."""
         self._volume = volume
+        self._orientation = display_orientation(getattr(volume, "orientation", None))
         self._masks, self._heatmaps = {}, {}
         self._presets = None
         self._center, self._width = float(volume.window[0]), max(float(volume.window[1]), 1.0)
@@ -205,8 +212,18 @@ class SliceView(QWidget):
         return self._pan.x(), self._pan.y()
 
     # ---- rendering -----------------------------------------------------------------------------------------
+    def display_orientation(self) -> DisplayOrientation | None:
+        """How the current volume is turned for display (None: shown as stored, orientation unknown)."""
+        return self._orientation
+
+    def displayed_rgb(self) -> np.ndarray | None:
+        """The current slice as drawn (before scaling), turned to the radiological convention."""
+        rgb = self.rendered_rgb()
+        return None if rgb is None else to_display(rgb, self._orientation)
+
     def rendered_rgb(self) -> np.ndarray | None:
-        """The current slice as drawn (before scaling): RGB uint8 from brainscan.render.compose."""
+        """The current slice in its stored pixel grid: RGB uint8 from brainscan.render.compose (the display
+        turns it with brainscan.orientation)."""
         if self._volume is None:
             return None
         key = (self._index, self._center, self._width, self._opacity, self._show_mask, self._show_heat)
@@ -215,7 +232,7 @@ class SliceView(QWidget):
             mask = self._masks.get(self._index) if self._show_mask else None
             heat = self._heatmaps.get(self._index) if self._show_heat else None
             self._rgb = compose(grey, mask, heat, self._opacity)
-            self._qimage = to_qimage(self._rgb)
+            self._qimage = to_qimage(to_display(self._rgb, self._orientation))
             self._cache_key = key
         return self._rgb
 
@@ -225,6 +242,9 @@ class SliceView(QWidget):
             return QRectF()
         rows, cols = self._volume.pixels.shape[1:]
         row_mm, col_mm = self._volume.pixel_spacing_mm or (1.0, 1.0)
+        if self._orientation is not None:
+            rows, cols = self._orientation.display_shape(rows, cols)
+            row_mm, col_mm = self._orientation.display_spacing((row_mm, col_mm))
         width, height = cols * col_mm, rows * row_mm
         scale = min(self.width() / width, self.height() / height) * self._zoom
         w, h = width * scale, height * scale
@@ -247,6 +267,10 @@ class SliceView(QWidget):
             top.append(f"Pixels {row_mm:.2f} x {col_mm:.2f} mm{gap}")
         else:
             top.append("Spacing unknown (not DICOM)")
+        if self._orientation is not None:
+            top.append(self._orientation.describe())
+        else:
+            top.append("Orientation unknown: shown as stored")
         if self._index in self._masks and self._show_mask:
             top.append("Tumour outline shown")
         if self._show_heat:
@@ -274,8 +298,38 @@ class SliceView(QWidget):
         line = painter.fontMetrics().height()
         for i, text in enumerate(top):
             self._draw_text(painter, 8, 6 + line * (i + 1), text)
+        self._draw_letters(painter)
         for i, text in enumerate(reversed(bottom)):
             self._draw_text(painter, 8, self.height() - 8 - line * i, text)
+
+    def edge_letters(self) -> dict[str, str]:
+        """The orientation letters on the displayed image's edges (empty when the orientation is unknown)."""
+        o = self._orientation
+        return {} if o is None else {"top": o.top, "bottom": o.bottom, "left": o.left, "right": o.right}
+
+    def _draw_letters(self, painter: QPainter) -> None:
+        letters = self.edge_letters()
+        if not letters:
+            return
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        rect = self.image_rect().intersected(QRectF(self.rect()))
+        if rect.isEmpty():
+            return
+        ascent, margin = metrics.ascent(), 6
+        cx, cy = rect.center().x(), rect.center().y()
+        places = {
+            "top": (cx - metrics.horizontalAdvance(letters["top"]) / 2, rect.top() + margin + ascent),
+            "bottom": (cx - metrics.horizontalAdvance(letters["bottom"]) / 2, rect.bottom() - margin),
+            "left": (rect.left() + margin, cy + ascent / 2),
+            "right": (rect.right() - margin - metrics.horizontalAdvance(letters["right"]), cy + ascent / 2),
+        }
+        for edge, (x, y) in places.items():
+            self._draw_text(painter, int(x), int(y), letters[edge])
+        painter.setFont(QFont(self.font()))
 
     @staticmethod
     def _draw_text(painter: QPainter, x: int, y: int, text: str) -> None:

@@ -238,3 +238,20 @@ def test_seg_on_an_enhanced_source_with_per_frame_orientation(tmp_path):
     }
     assert sorted(referenced) == sorted([order.index(1) + 1, order.index(2) + 1])
     assert np.array_equal(referenced[order.index(1) + 1], result.segmentations[1].mask)
+
+
+def test_seg_of_a_series_shown_turned_still_lands_on_the_source_pixels(tmp_path):
+    """Issue 27 item 2: a series stored mirrored and upside down is turned only on screen; the SEG frame of each
+    outlined slice marks exactly the lesion pixels of the source file it references, in the stored grid."""
+    result = analysed(tmp_path / "flipped", n=8, lesion_slices=(3, 4), orientation=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0))
+    assert sorted(result.segmentations) == [3, 4]
+    seg = pydicom.dcmread(write_dicom(result, tmp_path / "out").seg)
+    by_uid = {str(pydicom.dcmread(p).SOPInstanceUID): p for p in result.volume.slice_files}
+    checked = 0
+    for frame, item in zip(seg.pixel_array.astype(bool), seg.PerFrameFunctionalGroupsSequence, strict=True):
+        source = pydicom.dcmread(
+            by_uid[str(item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID)]
+        )
+        assert np.array_equal(frame, source.pixel_array == LESION_VALUE)
+        checked += 1
+    assert checked == 2

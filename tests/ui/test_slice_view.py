@@ -167,3 +167,45 @@ def test_slider_marks(qtbot):
     x = slider.mark_x(4)
     colour = image.pixelColor(x, slider.height() - 4)
     assert colour.red() > 150 and colour.green() < 100
+
+
+def test_a_series_stored_upside_down_is_shown_radiologically_with_letters(qtbot, tmp_path):
+    """Issue 27 item 2: an axial stored with anterior at the bottom and left/right swapped (rows running to the
+    patient's right, columns to anterior) is turned for display; the stored grid and the outlines are not."""
+    write_phantom_series(tmp_path / "flipped", n=6, orientation=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0))
+    volume = load(scan([tmp_path / "flipped"])[0])
+    widget = SliceView()
+    qtbot.addWidget(widget)
+    widget.resize(300, 300)
+    widget.set_volume(volume, 3)
+    widget.show()
+    qtbot.waitExposed(widget)
+    stored = widget.rendered_rgb()
+    center, width = volume.window
+    assert np.array_equal(stored, compose(window_to_uint8(volume.pixels[3], center, width)))  # stored grid
+    assert np.array_equal(widget.displayed_rgb(), stored[::-1, ::-1])
+    assert widget.edge_letters() == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
+    assert "Axial" in widget.info_lines()[0]
+    # on screen: the lesion (stored towards the top right) is drawn towards the bottom left
+    lesion = volume.pixels[3] > 800
+    rows, cols = np.nonzero(lesion)
+    assert rows.mean() < lesion.shape[0] / 2 and cols.mean() > lesion.shape[1] / 2
+    shot = grab(widget).astype(int)
+    rect = widget.image_rect()
+    x0, y0, w, h = int(rect.x()), int(rect.y()), int(rect.width()), int(rect.height())
+    image = shot[y0 + 2 : y0 + h - 2, x0 + 2 : x0 + w - 2].sum(axis=2)
+    bright = image > 0.9 * image.max()
+    ys, xs = np.nonzero(bright)
+    assert ys.mean() > image.shape[0] / 2 and xs.mean() < image.shape[1] / 2
+
+
+def test_orientation_unknown_is_shown_as_stored_and_said(qtbot, tmp_path):
+    from dataclasses import replace
+
+    write_phantom_series(tmp_path / "s", n=4)
+    volume = replace(load(scan([tmp_path / "s"])[0]), orientation=None)
+    widget = SliceView()
+    qtbot.addWidget(widget)
+    widget.set_volume(volume)
+    assert widget.edge_letters() == {} and np.array_equal(widget.displayed_rgb(), widget.rendered_rgb())
+    assert "Orientation unknown: shown as stored" in widget.info_lines()[0]
