@@ -50,6 +50,8 @@ RETRIEVE_STORAGE = MR_STORAGE + (
     "1.2.840.10008.5.1.4.1.1.66.4",  # Segmentation Storage
     "1.2.840.10008.5.1.4.1.1.104.1",  # Encapsulated PDF Storage
 )
+#: Image classes whose pixel data is checked on arrival.
+IMAGE_STORAGE = MR_STORAGE + ("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.7")
 #: Transfer syntaxes BrainScan can read (pydicom with the pylibjpeg plugins).
 READABLE_SYNTAXES = [
     ExplicitVRLittleEndian,
@@ -157,13 +159,34 @@ def check_received(event) -> Received:
             _ = element.value
     except Exception as exc:  # noqa: BLE001 - any decoding failure means the object cannot be understood
         raise Refused(CANNOT_UNDERSTAND, f"cannot be decoded or lacks its UIDs ({type(exc).__name__})") from exc
-    if not uid or not study or not series:
-        raise Refused(CANNOT_UNDERSTAND, "the object lacks its SOP instance, study or series UID")
+    if not all(_UID.match(value) for value in (sop_class, uid, study, series)):
+        raise Refused(CANNOT_UNDERSTAND, "the object lacks a valid SOP class, instance, study or series UID")
+    if sop_class in IMAGE_STORAGE:
+        problem = _pixel_problem(ds, event.context.transfer_syntax)
+        if problem:
+            raise Refused(CANNOT_UNDERSTAND, problem)
     context_class = str(event.context.abstract_syntax)
     if sop_class != context_class:
         raise Refused(SOP_CLASS_MISMATCH, f"SOP class {sop_class} sent in a context for {context_class}")
     data = event.encoded_dataset(include_meta=True)
     return Received(sop_class, uid, study, series, str(event.assoc.requestor.ae_title).strip(), data)
+
+
+def _pixel_problem(ds, transfer_syntax) -> str:
+    """Why an image's pixel data is unusable ("" when it looks whole): missing, or shorter than its size says."""
+    if "PixelData" not in ds and "FloatPixelData" not in ds:
+        return "the image has no pixel data"
+    if getattr(transfer_syntax, "is_compressed", False) or "PixelData" not in ds:
+        return ""
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        expected = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * frames
+        expected = expected * int(ds.BitsAllocated) // 8
+    except (AttributeError, TypeError, ValueError):
+        return "the image lacks its size (rows, columns, bits allocated)"
+    if len(ds.PixelData) < expected:
+        return f"the pixel data is cut short ({len(ds.PixelData)} of {expected} bytes)"
+    return ""
 
 
 def store_handler(on_received: Callable[[Received], None]):
