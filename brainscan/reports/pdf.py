@@ -41,6 +41,7 @@ from fpdf.enums import XPos, YPos
 from brainscan import __version__
 from brainscan.config import resources_dir
 from brainscan.errors import ReportError
+from brainscan.orientation import DisplayOrientation, display_orientation, to_display
 from brainscan.presentation import (
     CANNOT_ASSESS,
     DISCLAIMER,
@@ -480,8 +481,12 @@ def _measurements_section(doc: _Document, result: AnalysisResult, shown: list[in
     doc.fields(rows, key_width=36)
 
 
-def _image_fit(doc: _Document, rgb, x: float, y: float, box: float) -> None:
-    """Place an RGB image inside a ``box`` x ``box`` mm square at (x, y), keeping its aspect ratio."""
+def _image_fit(
+    doc: _Document, rgb, x: float, y: float, box: float, orientation: DisplayOrientation | None = None
+) -> None:
+    """Place an RGB image inside a ``box`` x ``box`` mm square at (x, y), keeping its aspect ratio; with an
+    ``orientation``, turned to the radiological convention as on screen, with the letters on its edges."""
+    rgb = to_display(rgb, orientation)
     rows, cols = rgb.shape[:2]
     scale = box / max(rows, cols)
     w, h = cols * scale, rows * scale
@@ -490,6 +495,26 @@ def _image_fit(doc: _Document, rgb, x: float, y: float, box: float) -> None:
     doc.image(io.BytesIO(png_bytes(rgb, max_side=IMAGE_MAX_SIDE)), x=x + (box - w) / 2, y=y + (box - h) / 2, w=w, h=h)
     doc.set_draw_color(120, 120, 120)
     doc.rect(x, y, box, box)
+    if orientation is not None:
+        _edge_letters(doc, orientation, x, y, box)
+
+
+def _edge_letters(doc: _Document, o: DisplayOrientation, x: float, y: float, box: float) -> None:
+    """The orientation letters inside the edges of a ``box`` mm square image (yellow on the black frame)."""
+    size = 7 if box >= 40 else 5.5
+    doc.set_font(FONT, "B", size)
+    doc.set_text_color(255, 255, 160)
+    h = size * 0.3528  # points to mm
+    for text, cx, cy in (
+        (o.top, x + box / 2, y + 0.6 + h / 2),
+        (o.bottom, x + box / 2, y + box - 0.6 - h / 2),
+        (o.left, x + 0.8 + doc.get_string_width(o.left) / 2, y + box / 2),
+        (o.right, x + box - 0.8 - doc.get_string_width(o.right) / 2, y + box / 2),
+    ):
+        w = doc.get_string_width(text)
+        doc.set_xy(cx - w / 2, cy - h / 2)
+        doc.cell(w, h, text)
+    doc.set_text_color(0, 0, 0)
 
 
 def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int], heatmaps: bool) -> None:
@@ -497,6 +522,7 @@ def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int], he
     unit = _area_unit(result)
     probabilities = _slice_probabilities(result)
     key = set(result.verdict.key_slices)
+    orientation = display_orientation(result.volume.orientation)
     main, small, gap = 50.0, 32.0, 3.0
     row_height = main + 13
     doc.ensure(row_height + 24)  # keep the heading with the first row of images
@@ -515,9 +541,9 @@ def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int], he
         top = doc.get_y()
         for column, index in enumerate(shown[start : start + 2]):
             x = doc.l_margin + column * column_width
-            _image_fit(doc, render_slice(result, index), x, top, main)
+            _image_fit(doc, render_slice(result, index), x, top, main, orientation)
             if heatmaps and index in result.heatmaps:
-                _image_fit(doc, render_slice(result, index, heat=True), x + main + gap, top, small)
+                _image_fit(doc, render_slice(result, index, heat=True), x + main + gap, top, small, orientation)
                 doc.set_xy(x + main + gap, top + small + 0.5)
                 doc.set_font(FONT, size=7.5)
                 doc.cell(small, 4, "Grad-CAM heat map", align="C")

@@ -279,3 +279,25 @@ def test_series_line_names_the_input_format(result, tmp_path, kind, shown):
     text = text_of(write_pdf(changed, tmp_path / f"{kind}.pdf"))
     assert f" - {shown}, " in text
     assert all(f" - {other}, " not in text for other in ("DICOM", "NIfTI", "JPEG/PNG images") if other != shown)
+
+
+def test_key_images_are_turned_like_the_screen_with_orientation_letters(tmp_path, monkeypatch):
+    """Issue 27 item 2: a series stored mirrored and upside down (rows to the patient's right, columns to
+    anterior) was printed as stored; the key images are turned to the radiological convention, with letters."""
+    import brainscan.reports.pdf as pdf_module
+    from brainscan.presentation import render_slice
+
+    folder = tmp_path / "flipped"
+    write_phantom_series(folder, orientation=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0))
+    flipped = analyze(load(scan([folder])[0]), FakeClassifier(), FakeSegmenter())
+    drawn = []
+    real_png_bytes = pdf_module.png_bytes
+    monkeypatch.setattr(pdf_module, "png_bytes", lambda rgb, **kw: drawn.append(rgb) or real_png_bytes(rgb, **kw))
+    path = write_pdf(flipped, tmp_path / "r.pdf")
+    shown = report_slices(flipped)
+    assert len(drawn) == len(shown)
+    for rgb, index in zip(drawn, shown, strict=True):
+        assert np.array_equal(rgb, render_slice(flipped, index)[::-1, ::-1])
+    words = text_of(path).split()
+    for letter in ("A", "P", "R", "L"):
+        assert words.count(letter) >= len(shown), letter
