@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,8 +240,11 @@ def _get(destination, identifier, on_received, report, calling_aet, timeout, on_
     try:
         if not any(str(c.abstract_syntax) == STUDY_GET for c in assoc.accepted_contexts):
             raise PacsError(f"{destination} does not offer C-GET; retrieve with C-MOVE instead.")
+        started = time.monotonic()
         responses = assoc.send_c_get(identifier, STUDY_GET)
-        return _progress_loop(assoc, responses, report, STUDY_GET, on_progress, should_cancel)
+        final = _progress_loop(assoc, responses, report, STUDY_GET, on_progress, should_cancel)
+        _check_ended(final, time.monotonic() - started, timeout, report, destination, calling_aet, None)
+        return final
     finally:
         _release(assoc)
 
@@ -257,12 +261,29 @@ def _move(
         contexts = [(STUDY_MOVE, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])]
         assoc = _associate(destination, contexts, calling_aet, timeout, "no retrieving by C-MOVE from BrainScan")
         try:
+            started = time.monotonic()
             responses = assoc.send_c_move(identifier, calling_aet, STUDY_MOVE)
-            return _progress_loop(assoc, responses, report, STUDY_MOVE, on_progress, should_cancel)
+            final = _progress_loop(assoc, responses, report, STUDY_MOVE, on_progress, should_cancel)
+            _check_ended(final, time.monotonic() - started, timeout, report, destination, calling_aet, move_port)
+            return final
         finally:
             _release(assoc)
     finally:
         server.stop()
+
+
+def _check_ended(final, elapsed, timeout, report, destination, calling_aet, move_port) -> None:
+    """A PACS that ends the association at once instead of answering usually refuses the requester: say so (a
+    silence as long as the timeout is reported as such by ``_judge``)."""
+    if final is not None or report.cancelled or elapsed >= 0.8 * timeout:
+        return
+    register = f"'{calling_aet}'"
+    if move_port is not None:
+        register += f" with this computer's address and port {move_port} (for C-MOVE)"
+    raise PacsError(
+        f"{destination} ended the connection without answering the retrieve (after {report.received} image(s)). "
+        f"PACSs do this when they do not know the requesting AE title: ask its administrator to register {register}."
+    )
 
 
 def _recording(on_received, report):
