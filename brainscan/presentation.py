@@ -26,6 +26,7 @@ import numpy as np
 
 from brainscan.render import compose, window_to_uint8
 from brainscan.text import display_path, unicode_safe
+from brainscan.types import ABNORMAL as ABNORMAL_LABEL
 from brainscan.types import CANNOT_ASSESS as CANNOT_ASSESS_LABEL
 from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED, AnalysisResult, SeriesInfo, SeriesVerdict
 
@@ -151,10 +152,13 @@ LABEL_NAMES = {
     "pituitary": "Pituitary",
     NOT_ASSESSED: "Not assessed",
     CANNOT_ASSESS_LABEL: "Cannot assess",
+    ABNORMAL_LABEL: "Abnormal, not typical of a tumour",
 }
 TUMOUR_TYPES = tuple(name for name in CLASS_NAMES if name != NO_TUMOUR)
 SERIES_PROBABILITY = (
-    "P(tumour) of the series: the highest slice tumour probability (1 - P(no tumour)) that most of a few "
+    "P(tumour) of the series: for a volume, the series model's probability from the evidence a tumour leaves "
+    "(one compact region outlined alike from slice to slice, inside the head, unlike its mirror side); for image "
+    "folders and short series, the highest slice tumour probability (1 - P(no tumour)) that most of a few "
     "neighbouring assessed slices reach (see the verdict rule)"
 )
 """The one definition of the series tumour probability (the verdict's ``tumour_probability``) every output uses."""
@@ -162,8 +166,12 @@ TYPE_PROBABILITIES = "Tumour type, given a tumour"
 """What the class bars show: the tumour-type probabilities over the tumour-positive slices, among tumour types."""
 
 TUMOUR, NO_TUMOUR_FOUND, LIMITED, CANNOT_ASSESS = "tumour", "no_tumour", "limited", "cannot_assess"
-COLOURS = {TUMOUR: "#c62828", NO_TUMOUR_FOUND: "#2e7d32", LIMITED: "#b35c00", CANNOT_ASSESS: "#546e7a"}
-"""Headline colour per state: red, green, amber (a caution limits the verdict), blue-grey (no verdict)."""
+ABNORMAL = "abnormal"
+COLOURS = {
+    TUMOUR: "#c62828", NO_TUMOUR_FOUND: "#2e7d32", LIMITED: "#b35c00", CANNOT_ASSESS: "#546e7a", ABNORMAL: "#6a1b9a",
+}  # fmt: skip
+"""Headline colour per state: red, green, amber (a caution limits the verdict), blue-grey (no verdict), purple
+(abnormal, not typical of a tumour)."""
 
 
 @dataclass(frozen=True)
@@ -209,10 +217,15 @@ def headline(
     if cannot_assess:
         return Headline(CANNOT_ASSESS, "Cannot assess this series", "", (cannot_assess, *cautions))
     probability = f"P(tumour) {tumour_probability:.2f}" if tumour_probability is not None else ""
-    finding = f"Tumour suspected: {LABEL_NAMES.get(label, label)}" if tumour else "No tumour found"
+    if tumour:
+        finding, state = f"Tumour suspected: {LABEL_NAMES.get(label, label)}", TUMOUR
+    elif label == ABNORMAL_LABEL:
+        finding, state = LABEL_NAMES[ABNORMAL_LABEL], ABNORMAL
+    else:
+        finding, state = "No tumour found", NO_TUMOUR_FOUND
     if cautions:
         return Headline(LIMITED, f"Limited reliability. {finding}", probability, cautions)
-    return Headline(TUMOUR if tumour else NO_TUMOUR_FOUND, finding, probability)
+    return Headline(state, finding, probability)
 
 
 def cannot_assess_reason(verdict) -> str:

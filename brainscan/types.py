@@ -15,6 +15,8 @@ from brainscan.rules import CLASS_NAMES, NO_TUMOUR, predicted_classes, tumour_pr
 
 __all__ = ["CLASS_NAMES", "NO_TUMOUR"]  # plus the dataclasses below
 CANNOT_ASSESS = "cannot assess"
+ABNORMAL = "abnormal"
+"""Series verdict label: an abnormality whose evidence does not look like a tumour (e.g. multiple sclerosis)."""
 NOT_ASSESSED = "not assessed"
 """Series verdict label when too few slices could be assessed (brainscan.pipeline.verdict): no guess is made."""
 
@@ -133,6 +135,9 @@ class SeriesVerdict:
     reason: str = ""  # why the series cannot be assessed
     assessed_slices: int = 0
     positive_slices: int = 0
+    basis: str = ""  # what the verdict rests on, in words (the series evidence for volumes)
+    abnormal_probability: float | None = None  # the series model's P(abnormal, not a tumour), when it decided
+    evidence: dict = field(default_factory=dict)  # the series evidence it weighed (brainscan.pipeline.evidence)
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,15 @@ def display_slices(ras: np.ndarray, axis: int) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(ras[:, ::-1, ::-1], (0, 2, 1)))
 
 
+DISPLAY_ORIENTATION: dict[int, tuple[float, ...]] = {
+    2: (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),  # axial: along a row to the patient's left, down a column to posterior
+    1: (1.0, 0.0, 0.0, 0.0, 0.0, -1.0),  # coronal: to the left, then downwards (inferior)
+    0: (0.0, 1.0, 0.0, 0.0, 0.0, -1.0),  # sagittal: to posterior, then downwards
+}
+"""The DICOM-style direction cosines (patient LPS: row direction, then column direction) of the slices
+``display_slices`` makes across each canonical axis (the nearest standard plane of the file's grid)."""
+
+
 def display_spacing(zooms_ras: np.ndarray, axis: int) -> tuple[tuple[float, float], float]:
     """((row mm, column mm), slice mm) for slices across ``axis``."""
     x, y, z = (float(v) for v in zooms_ras)
@@ -263,6 +272,7 @@ def load_nifti(info: SeriesInfo) -> Volume:
         slice_spacing_mm=slice_spacing,
         sorted_by="position",
         window=robust_window(pixels),
+        orientation=DISPLAY_ORIENTATION[axis],
         slice_files=tuple(path for _ in range(len(pixels))),
         warnings=tuple(warnings),
         skipped=info.skipped,

@@ -29,9 +29,10 @@ import numpy as np
 from brainscan.errors import AnalysisCancelled, InferenceError
 from brainscan.pipeline.applicability import applicability_warnings
 from brainscan.pipeline.assessability import MIN_HEAD_FRACTION, assess_slices, mark_unfamiliar
+from brainscan.pipeline.evidence import series_evidence
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
-from brainscan.pipeline.verdict import series_verdict
+from brainscan.pipeline.verdict import evidence_verdict, series_verdict
 from brainscan.rules import describe_gate, outline_gate, slice_threshold, tumour_threshold_of
 from brainscan.types import AnalysisResult, ModelInfo, SegmentationResult, SlicePrediction, Volume
 
@@ -73,6 +74,55 @@ def outline_batches(ordered: list[int]) -> list[list[int]]:
         return []
     rest = ordered[1:]
     return [ordered[:1]] + [rest[i : i + SEGMENT_BATCH] for i in range(0, len(rest), SEGMENT_BATCH)]
+
+
+def classify_slices(volume: Volume, classifier, report: ProgressCallback, check: Callable[[], None]):
+    """Step 1: calibrated probabilities for every slice and whether it can be assessed (with the reason).
+
+    Raises:
+        InferenceError: when the classifier returns output of the wrong shape.
+    """
+    slices = volume.pixels
+    n = volume.n_slices
+    applicability = getattr(classifier, "applicability", None) or {}
+    assessments = assess_slices(slices, applicability.get("min_head_fraction", MIN_HEAD_FRACTION))
+    probabilities, distances = [], []
+    for first in range(0, n, CLASSIFY_BATCH):
+        check()
+        batch = [slices[i] for i in range(first, min(n, first + CLASSIFY_BATCH))]
+        readable = [i for i in range(first, first + len(batch)) if assessments[i].readable]
+        out = np.full((len(batch), 4), np.nan)
+        far = np.full(len(batch), np.nan)
+        if readable:
+            chunk = [slices[i] for i in readable]
+            if hasattr(classifier, "predict_with_distance"):
+                got, got_far = classifier.predict_with_distance(chunk, batch_size=CLASSIFY_BATCH)
+                if got_far is not None:
+                    far[[i - first for i in readable]] = np.asarray(got_far, dtype=np.float64)
+            else:
+                got = classifier.predict(chunk, batch_size=CLASSIFY_BATCH)
+            got = np.asarray(got, dtype=np.float64)
+            if got.shape != (len(chunk), 4):
+                raise InferenceError(f"The classifier returned {got.shape} instead of ({len(chunk)}, 4).")
+            out[[i - first for i in readable]] = got
+        probabilities.append(out)
+        distances.append(far)
+        report(min(n, first + CLASSIFY_BATCH), n, f"Classified slice {min(n, first + CLASSIFY_BATCH)} of {n}")
+    probs = np.concatenate(probabilities) if probabilities else np.zeros((0, 4))
+    far = np.concatenate(distances) if distances else np.zeros(0)
+    if getattr(classifier, "feature_distance", None) is not None:
+        assessments = mark_unfamiliar(assessments, far, applicability.get("max_distance"))
+    operating_point = tumour_threshold_of(classifier)
+    return tuple(
+        SlicePrediction(
+            i,
+            tuple(float(p) for p in np.nan_to_num(row, nan=0.0)),
+            operating_point,
+            assessed=assessments[i].assessed,
+            reason=assessments[i].reason,
+        )
+        for i, row in enumerate(probs)
+    )
 
 
 def analyze(
@@ -117,106 +167,81 @@ def analyze(
             raise AnalysisCancelled("The analysis was cancelled; nothing was saved.")
 
     start = time.perf_counter()
-    applicability = getattr(classifier, "applicability", None) or {}
-    assessments = assess_slices(slices, applicability.get("min_head_fraction", MIN_HEAD_FRACTION))
-    probabilities, distances = [], []
-    for first in range(0, n, CLASSIFY_BATCH):
-        check()
-        batch = [slices[i] for i in range(first, min(n, first + CLASSIFY_BATCH))]
-        readable = [i for i in range(first, first + len(batch)) if assessments[i].readable]
-        out = np.full((len(batch), 4), np.nan)
-        far = np.full(len(batch), np.nan)
-        if readable:
-            chunk = [slices[i] for i in readable]
-            if hasattr(classifier, "predict_with_distance"):
-                got, got_far = classifier.predict_with_distance(chunk, batch_size=CLASSIFY_BATCH)
-                if got_far is not None:
-                    far[[i - first for i in readable]] = np.asarray(got_far, dtype=np.float64)
-            else:
-                got = classifier.predict(chunk, batch_size=CLASSIFY_BATCH)
-            got = np.asarray(got, dtype=np.float64)
-            if got.shape != (len(chunk), 4):
-                raise InferenceError(f"The classifier returned {got.shape} instead of ({len(chunk)}, 4).")
-            out[[i - first for i in readable]] = got
-        probabilities.append(out)
-        distances.append(far)
-        report(min(n, first + CLASSIFY_BATCH), total, f"Classified slice {min(n, first + CLASSIFY_BATCH)} of {n}")
-    probs = np.concatenate(probabilities) if probabilities else np.zeros((0, 4))
-    far = np.concatenate(distances) if distances else np.zeros(0)
-    if getattr(classifier, "feature_distance", None) is not None:
-        assessments = mark_unfamiliar(assessments, far, applicability.get("max_distance"))
-    operating_point = tumour_threshold_of(classifier)
-    threshold = slice_threshold(operating_point)
-    predictions = tuple(
-        SlicePrediction(
-            i,
-            tuple(float(p) for p in np.nan_to_num(row, nan=0.0)),
-            operating_point,
-            assessed=assessments[i].assessed,
-            reason=assessments[i].reason,
-        )
-        for i, row in enumerate(probs)
-    )
+    predictions = classify_slices(volume, classifier, report, check)
+    threshold = slice_threshold(tumour_threshold_of(classifier))
     verdict = series_verdict(predictions, threshold=threshold, slice_spacing_mm=volume.slice_spacing_mm)
     timings["classify"] = time.perf_counter() - start
 
     models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
     gate = describe_gate(threshold)
     unlike = applicability_warnings(volume)
-    if on_verdict is not None:
-        on_verdict(
-            AnalysisResult(
-                volume=volume,
-                predictions=predictions,
-                verdict=verdict,
-                segmentations={},
-                heatmaps={},
-                volume_ml=None,
-                longest_diameter=None,
-                area_unit="mm2" if volume.pixel_spacing_mm is not None else "px",
-                models=tuple(models),
-                gate=gate,
-                timings_s=dict(timings),
-                warnings=("Preliminary: outlines, measurements and heat maps are still being computed.",),
-                cautions=tuple(unlike),
-            )
-        )
+    series_model = getattr(classifier, "series_model", None)
+    by_evidence = decides_by_evidence(volume, verdict, segmenter, series_model)
+    if by_evidence:
+        models.append(series_model.info())
+        gate = f"{gate}; in a volume every positive slice is outlined first, as evidence for the series model"
 
-    gated = outline_order(outline_gate(predictions, verdict.tumour, threshold), verdict.key_slices)
-    key = list(verdict.key_slices) if (explain and verdict.assessable and hasattr(classifier, "explain")) else []
-    total = n + (len(gated) if segmenter is not None else 0) + len(key)
-    done = n
+    def preliminary(verdict_now) -> None:
+        if on_verdict is not None:
+            on_verdict(
+                AnalysisResult(
+                    volume=volume,
+                    predictions=predictions,
+                    verdict=verdict_now,
+                    segmentations={},
+                    heatmaps={},
+                    volume_ml=None,
+                    longest_diameter=None,
+                    area_unit="mm2" if volume.pixel_spacing_mm is not None else "px",
+                    models=tuple(models),
+                    gate=gate,
+                    timings_s=dict(timings),
+                    warnings=("Preliminary: outlines, measurements and heat maps are still being computed.",),
+                    cautions=tuple(unlike),
+                )
+            )
+
     warnings: list[str] = []
+    if segmenter is None:
+        warnings.append("No segmentation model is installed: no tumour outlines or measurements.")
+    if by_evidence:
+        # every positive slice is outlined first: the outlines are evidence for the verdict, shown only for tumour
+        candidates = [p.index for p in predictions if p.assessed and p.tumour_probability >= threshold]
+        ordered = outline_order(candidates, verdict.key_slices)
+    else:
+        preliminary(verdict)
+        ordered = outline_order(outline_gate(predictions, verdict.tumour, threshold), verdict.key_slices)
+    explainable = explain and verdict.assessable and hasattr(classifier, "explain")
+    total = n + (len(ordered) if segmenter is not None else 0) + (len(verdict.key_slices) if explainable else 0)
+    progress = {"done": n}
+
+    def outline(chunk_indices: list[int]) -> dict[int, SegmentationResult]:
+        check()
+        report(progress["done"], total, f"Outlining slice {progress['done'] - n + 1} of {len(ordered)}")
+        found = segment_slices(volume, segmenter, chunk_indices)
+        progress["done"] += len(chunk_indices)
+        report(progress["done"], total, f"Outlined {progress['done'] - n} of {len(ordered)} slices")
+        return found
 
     segmentations: dict[int, SegmentationResult] = {}
     start = time.perf_counter()
-    if segmenter is None:
-        warnings.append("No segmentation model is installed: no tumour outlines or measurements.")
-    else:
-        for chunk in outline_batches(gated):
-            check()
-            report(done, total, f"Outlining slice {done - n + 1} of {len(gated)}")
-            maps = segmenter.predict([slices[i] for i in chunk], batch_size=SEGMENT_BATCH)
-            if len(maps) != len(chunk):
-                raise InferenceError(f"The segmenter returned {len(maps)} maps for {len(chunk)} slices.")
-            found: dict[int, SegmentationResult] = {}
-            for index, prob_map in zip(chunk, maps, strict=True):
-                if np.shape(prob_map) != slices[index].shape:
-                    raise InferenceError(
-                        f"The segmenter returned a {np.shape(prob_map)} map for a {slices[index].shape} slice."
-                    )
-                mask = clean_mask(prob_map, segmenter.mask_threshold, pixel_spacing_mm=volume.pixel_spacing_mm)
-                if mask.any():
-                    a = area(mask, volume.pixel_spacing_mm)
-                    found[index] = SegmentationResult(
-                        index, mask, a.value, a.unit, longest_diameter(mask, volume.pixel_spacing_mm)
-                    )
+    if segmenter is not None:
+        for chunk in outline_batches(ordered):
+            found = outline(chunk)
             segmentations.update(found)
-            if found and on_outlines is not None:
+            if found and on_outlines is not None and not by_evidence:
                 on_outlines(found)
-            done += len(chunk)
-            report(done, total, f"Outlined {done - n} of {len(gated)} tumour slices")
     timings["segment"] = time.perf_counter() - start
+    if by_evidence:
+        verdict = decide_by_evidence(volume, predictions, verdict, segmentations, threshold, series_model)
+        if not verdict.tumour:
+            segmentations = {}  # no outline ever contradicts the verdict
+        preliminary(verdict)
+        if segmentations and on_outlines is not None:
+            on_outlines(dict(segmentations))
+    gated = sorted(segmentations) if by_evidence else ordered
+    key = list(verdict.key_slices) if explainable else []
+    done = progress["done"]
 
     heatmaps: dict[int, np.ndarray] = {}
     start = time.perf_counter()
@@ -255,4 +280,70 @@ def analyze(
         warnings=tuple(warnings),
         cautions=tuple(unlike),
         segmented=tuple(sorted(gated)) if segmenter is not None else None,
+    )
+
+
+def segment_slices(volume: Volume, segmenter, indices: list[int]) -> dict[int, SegmentationResult]:
+    """Cleaned, measured outlines of ``indices`` (slices where nothing is outlined are left out).
+
+    Raises:
+        InferenceError: when the segmenter returns the wrong number or shape of maps.
+    """
+    slices = volume.pixels
+    maps = segmenter.predict([slices[i] for i in indices], batch_size=SEGMENT_BATCH)
+    if len(maps) != len(indices):
+        raise InferenceError(f"The segmenter returned {len(maps)} maps for {len(indices)} slices.")
+    found: dict[int, SegmentationResult] = {}
+    for index, prob_map in zip(indices, maps, strict=True):
+        if np.shape(prob_map) != slices[index].shape:
+            raise InferenceError(
+                f"The segmenter returned a {np.shape(prob_map)} map for a {slices[index].shape} slice."
+            )
+        mask = clean_mask(prob_map, segmenter.mask_threshold, pixel_spacing_mm=volume.pixel_spacing_mm)
+        if mask.any():
+            a = area(mask, volume.pixel_spacing_mm)
+            found[index] = SegmentationResult(
+                index, mask, a.value, a.unit, longest_diameter(mask, volume.pixel_spacing_mm)
+            )
+    return found
+
+
+def decides_by_evidence(volume: Volume, verdict, segmenter, series_model) -> bool:
+    """Whether the series model decides: a volume with known pixel and slice spacing and enough slices, a
+    segmenter, and a verdict that can be given at all. Image folders and short series keep the slice rule."""
+    return (
+        series_model is not None
+        and segmenter is not None
+        and verdict.assessable
+        and volume.pixel_spacing_mm is not None
+        and bool(volume.slice_spacing_mm)
+        and volume.n_slices >= series_model.min_slices
+    )
+
+
+def decide_by_evidence(volume: Volume, predictions, verdict, segmentations, threshold: float, series_model):
+    """Measure the series evidence from the outlines and let the series model decide (brainscan.pipeline.evidence,
+    brainscan.pipeline.verdict.evidence_verdict)."""
+    tumour_p = np.asarray([p.tumour_probability for p in predictions], dtype=np.float64)
+    assessed = np.asarray([p.assessed for p in predictions], dtype=bool)
+    evidence = series_evidence(
+        volume.pixels,
+        volume.pixel_spacing_mm,
+        volume.slice_spacing_mm,
+        volume.orientation,
+        tumour_p,
+        assessed,
+        {i: s.mask for i, s in segmentations.items()},
+        threshold,
+        float(verdict.tumour_probability),
+    )
+    values = evidence.values()
+    return evidence_verdict(
+        verdict,
+        predictions,
+        evidence,
+        series_model.probability(values),
+        series_model.abnormal_probability(values),
+        series_model.tumour_threshold,
+        series_model.abnormal_threshold,
     )

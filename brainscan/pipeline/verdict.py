@@ -35,7 +35,7 @@ from brainscan.rules import (
     strongest_window,
     tumour_probability,
 )
-from brainscan.types import CANNOT_ASSESS, CLASS_NAMES, NO_TUMOUR, SeriesVerdict, SlicePrediction
+from brainscan.types import ABNORMAL, CANNOT_ASSESS, CLASS_NAMES, NO_TUMOUR, SeriesVerdict, SlicePrediction
 
 
 def series_verdict(
@@ -105,3 +105,87 @@ def series_verdict(
         assessed_slices=n_assessed,
         positive_slices=int(len(positive)),
     )
+
+
+def evidence_verdict(
+    slice_verdict: SeriesVerdict,
+    predictions: Sequence[SlicePrediction],
+    evidence,
+    p_tumour: float,
+    p_abnormal: float | None,
+    tumour_threshold: float,
+    abnormal_threshold: float,
+    max_key: int = 6,
+) -> SeriesVerdict:
+    """The verdict of a volume decided by the series model (brainscan.runtime.series_model) from its evidence
+    (brainscan.pipeline.evidence.SeriesEvidence), replacing the slice rule's tumour call, label, probability and
+    key slices:
+
+    * tumour when P(tumour) reaches ``tumour_threshold``; the key slices are those of the largest outlined
+      region (largest outline first), the type is read over the region's slices as in rule 5;
+    * otherwise "abnormal, not typical of a tumour" when P(abnormal) reaches ``abnormal_threshold`` (key slices:
+      the region's), else no tumour (key slice: the middle assessed slice).
+    """
+    probs = np.asarray([p.probabilities for p in predictions], dtype=np.float64)
+    assessed = np.asarray([p.assessed for p in predictions], dtype=bool)
+    region = [i for i in evidence.region_slices if assessed[i]]
+    values = {k: round(float(v), 4) for k, v in evidence.values().items()}
+    described = describe_evidence(evidence)
+    if p_tumour >= tumour_threshold:
+        chosen = region or [i for i in slice_verdict.key_slices if assessed[i]] or list(np.flatnonzero(assessed))
+        weights = np.asarray(tumour_probability(probs[chosen]), dtype=np.float64)[:, None] + 1e-9
+        mean = (probs[chosen] * weights).sum(axis=0) / weights.sum()
+        label = CLASS_NAMES[max(TUMOUR_CLASSES, key=lambda i: mean[i])]
+        key = tuple(int(i) for i in chosen[:max_key])
+        basis = f"tumour-like evidence (series model P(tumour) {p_tumour:.2f}): {described}"
+    else:
+        mean = probs[assessed].mean(axis=0)
+        order = np.flatnonzero(assessed)
+        if p_abnormal is not None and p_abnormal >= abnormal_threshold:
+            label = ABNORMAL
+            key = tuple(int(i) for i in region[:max_key]) or (int(order[len(order) // 2]),)
+            basis = (
+                f"abnormal findings that do not look like a tumour (P(abnormal) {p_abnormal:.2f}, P(tumour) "
+                f"{p_tumour:.2f}): {described}"
+            )
+        else:
+            label = NO_TUMOUR
+            key = (int(order[len(order) // 2]),)
+            basis = f"no tumour-like evidence (series model P(tumour) {p_tumour:.2f}): {described}"
+    return SeriesVerdict(
+        tumour=bool(p_tumour >= tumour_threshold),
+        label=label,
+        probabilities={name: float(mean[i]) for i, name in enumerate(CLASS_NAMES)},
+        tumour_probability=float(p_tumour),
+        key_slices=key,
+        rule=(
+            f"volume: series model over the evidence (tumour if P(tumour) >= {tumour_threshold:.2g}; else abnormal, "
+            f"not typical of a tumour, if P(abnormal) >= {abnormal_threshold:.2g}); slice rule P was "
+            f"{slice_verdict.tumour_probability:.2f}"
+        ),
+        assessable=True,
+        reason="",
+        assessed_slices=slice_verdict.assessed_slices,
+        positive_slices=slice_verdict.positive_slices,
+        basis=basis,
+        abnormal_probability=p_abnormal,
+        evidence=values,
+    )
+
+
+TUMOUR_CLASSES = tuple(i for i in range(len(CLASS_NAMES)) if i != NOTUMOR_INDEX)
+
+
+def describe_evidence(evidence) -> str:
+    """The evidence in a clinician's words."""
+    if evidence.region_ml <= 0:
+        return "nothing outlined"
+    parts = [
+        f"largest outlined region {evidence.region_ml:.1f} mL on {len(evidence.region_slices)} slice(s)",
+        f"{evidence.region_share:.0%} of all outlines",
+        f"outline agreement between neighbouring slices {evidence.region_consistency:.2f}",
+        f"{evidence.region_depth:.0%} of it deep inside the head",
+        "on central sections" if evidence.region_edge >= 0.6 else "at the edge of the head",
+        f"left-right difference {evidence.region_asymmetry:.2f}",
+    ]
+    return "; ".join(parts)

@@ -43,6 +43,7 @@ from brainscan.config import resources_dir
 from brainscan.errors import ReportError
 from brainscan.orientation import DisplayOrientation, display_orientation, to_display
 from brainscan.presentation import (
+    ABNORMAL,
     CANNOT_ASSESS,
     DISCLAIMER,
     HEATMAP_CAVEAT,
@@ -348,6 +349,7 @@ _HEADLINE_RGB = {
     NO_TUMOUR_FOUND: (20, 110, 40),
     LIMITED: (150, 75, 0),
     CANNOT_ASSESS: (70, 90, 100),
+    ABNORMAL: (100, 30, 140),
 }
 """PDF versions of presentation.COLOURS (a shade darker, for print)."""
 _NO_OUTLINE = {NOT_FOUND: "none found", NOT_GATED: "not outlined", NO_SEGMENTER: "no model", UNASSESSED: "-"}
@@ -385,12 +387,14 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
         return
     doc.paragraph(f"Series tumour probability: {_percent(verdict.tumour_probability)}", size=10.5, style="B")
     doc.paragraph(f"{SERIES_PROBABILITY}.", size=8.5, height=4.2)
+    if verdict.basis:
+        doc.paragraph(f"What the verdict rests on: {verdict.basis}.", size=8.5, height=4.2)
     doc.ln(1)
     doc.set_font(FONT, "B", 9.5)
-    given = "" if verdict.tumour else " (no tumour was found: shown for completeness)"
-    doc.cell(0, 5, pdf_text(f"{TYPE_PROBABILITIES}{given}:"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if verdict.tumour:  # without a tumour, tumour-type bars would suggest a type where there is none
+        doc.cell(0, 5, pdf_text(f"{TYPE_PROBABILITIES}:"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     bar_x, bar_w = doc.l_margin + 58, 80
-    types = type_probabilities(verdict.probabilities)
+    types = type_probabilities(verdict.probabilities) if verdict.tumour else {}
     for name, p in types.items():
         y = doc.get_y()
         bold = verdict.tumour and name == verdict.label

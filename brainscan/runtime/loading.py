@@ -146,7 +146,27 @@ def load_shipped_models(runtime: str | None = None) -> LoadedModels:
     log.info(
         "segmenter loaded with the %s runtime: %s", segmenter_runtime, runtime_file(segmenter_spec, segmenter_runtime)
     )
-    return LoadedModels(classifier, segmenter, runtime=chosen, segmenter_runtime=segmenter_runtime)
+    warnings = attach_series_model(classifier, spec, segmenter_spec)
+    return LoadedModels(classifier, segmenter, warnings, runtime=chosen, segmenter_runtime=segmenter_runtime)
+
+
+def attach_series_model(classifier, classifier_spec: ModelSpec, segmenter_spec: ModelSpec) -> tuple[str, ...]:
+    """Give the classifier the shipped series model (brainscan.runtime.series_model) when it was fitted for these
+    two slice models; otherwise volumes keep the slice rule, with a warning saying why."""
+    from brainscan.runtime.series_model import shipped_series_model
+
+    try:
+        model = shipped_series_model()
+    except ModelError as exc:
+        log.warning("series model not available: %s", exc)
+        return (f"Volumes are judged by the slice rule only: {exc}",)
+    if not model.suits(classifier_spec.version, segmenter_spec.version):
+        return (
+            "Volumes are judged by the slice rule only: the series model was fitted for other slice models "
+            f"({model.slice_models}).",
+        )
+    classifier.series_model = model
+    return ()
 
 
 def runtime_file(spec: ModelSpec, runtime: str) -> str:

@@ -334,15 +334,18 @@ class ResultPanel(QWidget):
         head = summary_headline(summary)
         probability = f"{head.probability} for the series" if head.probability else ""
         self._set_headline(head.title, head.colour, probability, head.cautions)
-        self.note.setText(note)
         v = summary["verdict"]
+        basis = v.get("basis") or ""
+        self.note.setText("\n".join(t for t in (f"Why: {basis}." if basis else "", note) if t))
         types = summary_type_probabilities(summary)
         for name, bar in self.bars.items():
             p = float(types.get(name, 0.0))
             bar.setValue(round(p * 1000))
             bar.setFormat(f"{p:.2f}" if types else "–")
-        # the type bars mean something only when a tumour is suspected
+        # the type bars mean something only when a tumour is suspected: hidden otherwise (values like "Glioma 0.96"
+        # under "No tumour found" read as a finding)
         self.types.setEnabled(bool(v.get("tumour")) and v.get("assessable", True))
+        self.types.setVisible(bool(v.get("tumour")) and v.get("assessable", True))
         self.measurements.setText(self._measurement_text(summary))
         self.followup.show_followup(None)  # a fresh result's follow-up comes after it is saved (show_followup)
         self.table_model.set_summary(summary)

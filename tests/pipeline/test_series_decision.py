@@ -1,0 +1,73 @@
+"""analyze() with a series model: volumes are decided from their evidence, outlines are shown only with a tumour
+verdict, "abnormal, not typical of a tumour" is its own verdict, and image folders keep the slice rule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from brainscan.io import load, scan
+from brainscan.pipeline.analyze import analyze
+from brainscan.runtime.series_model import LogisticPart, SeriesModel
+from brainscan.types import ABNORMAL, NO_TUMOUR
+from tests.dicom_factory import write_phantom_series
+from tests.fakes import FakeClassifier, FakeSegmenter
+
+
+def series_model(tumour_bias: float, abnormal_bias: float | None = None) -> SeriesModel:
+    """P(tumour) = sigmoid(4 * (region_consistency - 0.5) + bias): a model that reads one feature."""
+
+    def part(bias):
+        return LogisticPart(("region_consistency",), np.zeros(1), np.full(1, 0.25), np.ones(1), bias)
+
+    return SeriesModel(
+        "test series model", "t1", "0" * 64, part(tumour_bias),
+        None if abnormal_bias is None else part(abnormal_bias), 0.5, 0.6, 8,
+    )  # fmt: skip
+
+
+def phantom(tmp_path, n=10):
+    write_phantom_series(tmp_path / "s", n=n, lesion_slices=(3, 4, 5, 6))
+    return load(scan([tmp_path / "s"])[0])
+
+
+def with_model(model):
+    classifier = FakeClassifier()
+    classifier.series_model = model
+    return classifier
+
+
+def test_a_compact_lesion_is_called_tumour_by_its_evidence_with_outlines_on_its_slices(tmp_path):
+    volume = phantom(tmp_path)
+    shown = []
+    result = analyze(volume, with_model(series_model(-1.0)), FakeSegmenter(), explain=False,
+                     on_verdict=lambda r: shown.append(r.verdict))  # fmt: skip
+    v = result.verdict
+    assert v.tumour and v.label == "glioma" and v.tumour_probability > 0.5
+    assert set(v.key_slices) == {3, 4, 5, 6} and sorted(result.segmentations) == [3, 4, 5, 6]
+    assert v.evidence["region_consistency"] == 1.0 and "tumour-like evidence" in v.basis
+    assert shown and shown[0] is v  # the verdict is announced once, after the evidence is in
+    assert any(m.name == "test series model" for m in result.models)
+
+
+def test_evidence_against_a_tumour_hides_the_outlines(tmp_path):
+    volume = phantom(tmp_path)
+    outlined = []
+    result = analyze(volume, with_model(series_model(-10.0)), FakeSegmenter(), explain=False,
+                     on_outlines=outlined.append)  # fmt: skip
+    assert not result.verdict.tumour and result.verdict.label == NO_TUMOUR
+    assert result.segmentations == {} and outlined == []  # no outline contradicts the verdict
+    assert result.verdict.positive_slices == 4  # the slice classifier's view is still reported
+
+
+def test_abnormal_not_typical_of_a_tumour(tmp_path):
+    volume = phantom(tmp_path)
+    result = analyze(volume, with_model(series_model(-10.0, abnormal_bias=0.0)), FakeSegmenter(), explain=False)
+    v = result.verdict
+    assert not v.tumour and v.label == ABNORMAL and v.abnormal_probability > 0.6
+    assert set(v.key_slices) <= {3, 4, 5, 6} and result.segmentations == {}
+
+
+def test_short_series_and_image_folders_keep_the_slice_rule(tmp_path):
+    volume = phantom(tmp_path, n=6)  # fewer than the model's min_slices
+    result = analyze(volume, with_model(series_model(-10.0)), FakeSegmenter(), explain=False)
+    assert result.verdict.tumour and result.verdict.basis == "" and result.segmentations
