@@ -150,6 +150,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from brainscan.training.heatmap_evaluation import run as run_heatmaps
 
         return run_heatmaps(args)
+    if args.model == "folds":
+        from brainscan.training.series_folds import run as run_folds
+
+        return run_folds(args)
     try:
         requested = requested_runtime(args.runtime)
         if args.model == "series":
@@ -390,6 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_series.add_argument("root", type=Path)
     evaluate_series.add_argument("--json", type=Path, help="write every series and the totals as JSON here")
     from brainscan.training.heatmap_evaluation import add_arguments as add_heatmap_arguments
+    from brainscan.training.series_folds import add_arguments as add_folds_arguments
+
+    add_folds_arguments(
+        evaluate_sub.add_parser(
+            "folds", help="series verdicts across people: leave one person out over ../shared/data/volumes (issue 31)"
+        )
+    )
 
     add_heatmap_arguments(
         evaluate_sub.add_parser(
