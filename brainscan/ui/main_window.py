@@ -180,6 +180,14 @@ class MainWindow(QMainWindow):
         if files:
             self.open_paths([Path(f) for f in files])
 
+    def open_from_pacs(self) -> None:
+        """File > Open from PACS: search, retrieve a series into the cache, then open it like a dropped folder."""
+        from brainscan.ui.pacs_open_dialog import OpenFromPacsDialog
+
+        self.pacs_open_dialog = OpenFromPacsDialog(self.settings, self)
+        self.pacs_open_dialog.retrieved.connect(lambda folder: self.open_paths([folder]))
+        self.pacs_open_dialog.show()
+
     def open_paths(self, paths, prefer_series_uid: str = "", record=None) -> None:
         """Scan and load ``paths`` in the worker; the drop handler, menus and ``brainscan PATH`` all call this."""
         paths = [Path(p) for p in paths]

@@ -70,6 +70,7 @@ def build_menus(window) -> Menus:
     file = bar.addMenu("&File")
     _add(window, file, "Open &folder…", window.choose_folder, QKeySequence.StandardKey.Open)
     _add(window, file, "Open fi&les…", window.choose_files, "Ctrl+Shift+O")
+    _add(window, file, "Open from &PACS…", window.open_from_pacs, "Ctrl+Shift+P")
     recent = file.addMenu("&Recent studies")
     file.addSeparator()
     export = _add(window, file, "&Export PDF report…", lambda: window.export_pdf(False), "Ctrl+E")
