@@ -90,6 +90,7 @@ class SliceTableModel(RowsTableModel):
         self._area_key = "tumour_area_mm2"
         self._unit = ""
         self._key: set[int] = set()
+        self._series_tumour = False
 
     def set_summary(self, summary: dict | None) -> None:
         """Rows of a result_to_dict() dict; None empties the table (and the area unit, so a JPEG study's px²
@@ -97,6 +98,7 @@ class SliceTableModel(RowsTableModel):
         self.beginResetModel()
         self._rows = list(summary.get("slices", [])) if summary else []
         self._key = set(summary["verdict"].get("key_slices", [])) if summary else set()
+        self._series_tumour = bool(summary["verdict"].get("tumour")) if summary else False
         self._area_key = f"tumour_area_{summary.get('area_unit', 'mm2')}" if summary else "tumour_area_mm2"
         self._unit = _unit(summary) if summary else ""
         self.endResetModel()
@@ -119,7 +121,11 @@ class SliceTableModel(RowsTableModel):
             if column == 1:
                 label = LABEL_NAMES.get(row["label"], row["label"])
                 reason = row.get("not_assessed_reason")
-                return f"{label}: {reason}" if reason else label
+                if reason:
+                    return f"{label}: {reason}"
+                if not self._series_tumour and row["label"] in TUMOUR_TYPES:
+                    return f"{label}-like slice (not a finding)"  # the series verdict outweighs one slice's call
+                return label
             if column == 2:
                 p = row.get("tumour_probability")
                 return f"{p:.2f}" if p is not None else "–"
