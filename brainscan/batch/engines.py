@@ -17,6 +17,7 @@ list, and a result is handed back (and journaled) the moment it arrives.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -53,6 +54,7 @@ def run_pool(tasks: Iterable[Task], options: Options, workers: int) -> Iterator[
     pending = deque(tasks)
     suspects: deque[Task] = deque()
     context = multiprocessing.get_context("spawn")
+    limit_math_threads(options.threads)
     while pending or suspects:
         pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=pool_worker_init, initargs=(options.models, options.threads)
@@ -109,6 +111,7 @@ def run_dask(
 
     cluster = None
     if scheduler is None:
+        limit_math_threads(options.threads)
         cluster = LocalCluster(
             n_workers=local_workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
         )
@@ -143,3 +146,15 @@ def run_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+MATH_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_math_threads(threads: int | None) -> None:
+    """Give the worker processes (they inherit this environment) at most ``threads`` numpy/scipy BLAS threads,
+    unless the user set them. Why: each worker's BLAS otherwise starts one thread per core, so two workers on two
+    cores run four busy threads and slow each other (measured: 2 workers 0.96x one worker with the defaults, 1.63x
+    with one BLAS thread each; docs/performance.md)."""
+    for variable in MATH_THREAD_VARIABLES:
+        os.environ.setdefault(variable, str(threads or 1))
