@@ -28,7 +28,15 @@ from brainscan.render import compose, window_to_uint8
 from brainscan.text import display_path, unicode_safe
 from brainscan.types import ABNORMAL as ABNORMAL_LABEL
 from brainscan.types import CANNOT_ASSESS as CANNOT_ASSESS_LABEL
-from brainscan.types import CLASS_NAMES, NO_TUMOUR, NOT_ASSESSED, AnalysisResult, SeriesInfo, SeriesVerdict
+from brainscan.types import (
+    CLASS_NAMES,
+    IMAGE_SET,
+    NO_TUMOUR,
+    NOT_ASSESSED,
+    AnalysisResult,
+    SeriesInfo,
+    SeriesVerdict,
+)
 
 DISCLAIMER = (
     "Decision support, not a diagnosis. BrainScan's models were trained on public MRI collections and can be "
@@ -153,6 +161,7 @@ LABEL_NAMES = {
     NOT_ASSESSED: "Not assessed",
     CANNOT_ASSESS_LABEL: "Cannot assess",
     ABNORMAL_LABEL: "Abnormal, not typical of a tumour",
+    IMAGE_SET: "A set of unrelated images, each judged on its own",
 }
 TUMOUR_TYPES = tuple(name for name in CLASS_NAMES if name != NO_TUMOUR)
 SERIES_PROBABILITY = (
@@ -197,12 +206,50 @@ class Headline:
         return f"{self.title} ({self.probability})" if self.probability else self.title
 
 
+TYPE_MARGIN = 0.15
+"""The top two tumour types closer than this (in type share) leave the type uncertain."""
+TYPE_MIN_SHARE = 0.6
+"""A top tumour type with a smaller share than this leaves the type uncertain."""
+
+
+def uncertain_type(types: Mapping[str, float] | None) -> tuple[str, str] | None:
+    """The two most likely tumour types when the type is not sure (their shares within TYPE_MARGIN of each other,
+    or the top one below TYPE_MIN_SHARE), else None. ``types``: the type shares given a tumour
+    (``type_probabilities``)."""
+    ranked = sorted((types or {}).items(), key=lambda item: -item[1])
+    if len(ranked) < 2:
+        return None
+    (first, p1), (second, p2) = ranked[0], ranked[1]
+    if p1 - p2 < TYPE_MARGIN or p1 < TYPE_MIN_SHARE:
+        return first, second
+    return None
+
+
+def type_words(label: str, types: Mapping[str, float] | None) -> str:
+    """The tumour type as the headline says it: 'Meningioma', or 'type uncertain (Meningioma or Glioma)'."""
+    unsure = uncertain_type(types)
+    if unsure:
+        return f"type uncertain ({LABEL_NAMES.get(unsure[0], unsure[0])} or {LABEL_NAMES.get(unsure[1], unsure[1])})"
+    return LABEL_NAMES.get(label, label)
+
+
+def image_set_title(images: int, suggest: int, why: str) -> str:
+    """The headline of a set of unrelated images (brainscan.pipeline.verdict.image_set_verdict)."""
+    reason = f" ({why})" if why else ""
+    return (
+        f"A set of {images} unrelated images{reason}: each image is judged on its own; {suggest} of {images} "
+        "suggest a tumour"
+    )
+
+
 def headline(
     tumour: bool,
     label: str,
     tumour_probability: float | None,
     cautions: Sequence[str] = (),
     cannot_assess: str = "",
+    types: Mapping[str, float] | None = None,
+    image_set: Mapping | None = None,
 ) -> Headline:
     """The headline for a verdict; the one place its wording and colour are decided.
 
@@ -212,13 +259,25 @@ def headline(
             any, the title says "Limited reliability" and the colour turns amber, whatever the verdict.
         cannot_assess: why the series could not be assessed (empty when it could): the headline then says so
             and shows no verdict and no probability.
+        types: the tumour-type shares given a tumour: when the type is not sure (``uncertain_type``) the title
+            says "type uncertain (X or Y)" instead of one type.
+        image_set: for a set of unrelated images, {"images": N, "suggest_tumour": K, "reason": why}: the title
+            says so, and there is no series probability.
     """
     cautions = tuple(dict.fromkeys(c for c in cautions if c))
     if cannot_assess:
         return Headline(CANNOT_ASSESS, "Cannot assess this series", "", (cannot_assess, *cautions))
     probability = f"P(tumour) {tumour_probability:.2f}" if tumour_probability is not None else ""
-    if tumour:
-        finding, state = f"Tumour suspected: {LABEL_NAMES.get(label, label)}", TUMOUR
+    if label == IMAGE_SET:
+        state = TUMOUR if tumour else NO_TUMOUR_FOUND
+        finding = (
+            image_set_title(int(image_set["images"]), int(image_set["suggest_tumour"]), str(image_set.get("reason", "")))
+            if image_set
+            else LABEL_NAMES[IMAGE_SET]
+        )
+        probability = ""
+    elif tumour:
+        finding, state = f"Tumour suspected: {type_words(label, types)}", TUMOUR
     elif label == ABNORMAL_LABEL:
         finding, state = LABEL_NAMES[ABNORMAL_LABEL], ABNORMAL
     else:
@@ -245,7 +304,26 @@ TOO_FEW_ASSESSED = "Too few slices could be assessed."
 def result_headline(result: AnalysisResult) -> Headline:
     """The headline of a fresh result (the PDF, and through the JSON the screen, CLI and history)."""
     v = result.verdict
-    return headline(v.tumour, v.label, v.tumour_probability, result.cautions, cannot_assess_reason(v))
+    return headline(
+        v.tumour,
+        v.label,
+        v.tumour_probability,
+        result.cautions,
+        cannot_assess_reason(v),
+        types=type_probabilities(v.probabilities),
+        image_set=image_set_of(result),
+    )
+
+
+def image_set_of(result: AnalysisResult) -> dict | None:
+    """What the headline says of a set of unrelated images (None for one series): the JSON ``image_set``."""
+    if result.verdict.label != IMAGE_SET:
+        return None
+    return {
+        "images": len(result.predictions),
+        "suggest_tumour": result.verdict.positive_slices,
+        "reason": result.volume.image_set,
+    }
 
 
 def summary_headline(summary: Mapping) -> Headline:
@@ -257,6 +335,8 @@ def summary_headline(summary: Mapping) -> Headline:
         v.get("tumour_probability"),
         v.get("cautions", ()),
         cannot_assess_reason(v),
+        types=summary_type_probabilities(summary),
+        image_set=v.get("image_set"),
     )
 
 

@@ -17,6 +17,8 @@ __all__ = ["CLASS_NAMES", "NO_TUMOUR"]  # plus the dataclasses below
 CANNOT_ASSESS = "cannot assess"
 ABNORMAL = "abnormal"
 """Series verdict label: an abnormality whose evidence does not look like a tumour (e.g. multiple sclerosis)."""
+IMAGE_SET = "image set"
+"""Verdict label of a set of unrelated images: each image has its own verdict, the set has none."""
 NOT_ASSESSED = "not assessed"
 """Series verdict label when too few slices could be assessed (brainscan.pipeline.verdict): no guess is made."""
 
@@ -86,6 +88,9 @@ class Volume:
     slice_files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
     skipped: tuple[SkippedFile, ...] = ()
+    image_set: str = ""
+    """Non-empty for a folder of unrelated 2D images (not one series): why, in a few words ("different sizes and
+    content"); brainscan.io.images decides, and the analysis then judges each image on its own."""
 
     @property
     def n_slices(self) -> int:

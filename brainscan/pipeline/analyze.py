@@ -32,7 +32,7 @@ from brainscan.pipeline.assessability import MIN_HEAD_FRACTION, assess_slices, m
 from brainscan.pipeline.evidence import series_evidence
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
-from brainscan.pipeline.verdict import evidence_verdict, series_verdict
+from brainscan.pipeline.verdict import evidence_verdict, image_set_verdict, series_verdict
 from brainscan.rules import describe_gate, outline_gate, slice_threshold, tumour_threshold_of
 from brainscan.types import AnalysisResult, ModelInfo, SegmentationResult, SlicePrediction, Volume
 
@@ -170,6 +170,8 @@ def analyze(
     predictions = classify_slices(volume, classifier, report, check)
     threshold = slice_threshold(tumour_threshold_of(classifier))
     verdict = series_verdict(predictions, threshold=threshold, slice_spacing_mm=volume.slice_spacing_mm)
+    if volume.image_set:  # unrelated images (brainscan.io.images): each judged on its own, no series verdict
+        verdict = image_set_verdict(predictions, threshold=threshold)
     timings["classify"] = time.perf_counter() - start
 
     models = [model_info(classifier)] + ([model_info(segmenter)] if segmenter is not None else [])
@@ -271,7 +273,7 @@ def analyze(
             if volume.pixel_spacing_mm and volume.slice_spacing_mm and segmenter is not None and verdict.assessable
             else None  # nothing measured: no spacing, no segmenter, or a series that could not be assessed
         ),
-        longest_diameter=max(diameters) if diameters else None,
+        longest_diameter=max(diameters) if diameters and not volume.image_set else None,  # never across people
         area_unit="mm2" if volume.pixel_spacing_mm is not None else "px",
         models=tuple(models),
         gate=gate,

@@ -18,6 +18,7 @@ from brainscan.presentation import (
     SERIES_PROBABILITY,
     header_meta,
     identifying_names,
+    image_set_of,
     outline_status,
     redact,
     render_slice,
@@ -25,6 +26,7 @@ from brainscan.presentation import (
     series_label,
     study_code,
     type_probabilities,
+    uncertain_type,
 )
 from brainscan.render import png_bytes
 from brainscan.text import display_path
@@ -107,6 +109,8 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
             "tumour_probability": round(v.tumour_probability, 6) if v.tumour_probability is not None else None,
             "tumour_probability_definition": SERIES_PROBABILITY,
             "tumour_type_given_tumour": {k: round(x, 6) for k, x in type_probabilities(v.probabilities).items()},
+            "type_uncertain": bool(v.tumour and uncertain_type(type_probabilities(v.probabilities))),
+            "image_set": image_set_of(result),
             "key_slices": list(v.key_slices),
             "key_slice_numbers": [k + 1 for k in v.key_slices],
             "assessed_slices": v.assessed_slices,

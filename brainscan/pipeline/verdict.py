@@ -35,7 +35,15 @@ from brainscan.rules import (
     strongest_window,
     tumour_probability,
 )
-from brainscan.types import ABNORMAL, CANNOT_ASSESS, CLASS_NAMES, NO_TUMOUR, SeriesVerdict, SlicePrediction
+from brainscan.types import (
+    ABNORMAL,
+    CANNOT_ASSESS,
+    CLASS_NAMES,
+    IMAGE_SET,
+    NO_TUMOUR,
+    SeriesVerdict,
+    SlicePrediction,
+)
 
 
 def series_verdict(
@@ -189,3 +197,56 @@ def describe_evidence(evidence) -> str:
         f"left-right difference {evidence.region_asymmetry:.2f}",
     ]
     return "; ".join(parts)
+
+
+def image_set_verdict(
+    predictions: Sequence[SlicePrediction], threshold: float = 0.5, max_key: int = 6
+) -> SeriesVerdict:
+    """The verdict of a set of unrelated images (``Volume.image_set``: a folder of images of different people,
+    not one series): each image keeps its own verdict (its slice label), and the set gets none of its own.
+
+    No series P(tumour) (``tumour_probability`` is None), no type (``probabilities`` is empty: the types of
+    different people's images do not add up); ``tumour`` says whether any assessed image suggests a tumour
+    (P(tumour) >= ``threshold``), ``positive_slices`` how many; the key images are those, most suspicious first.
+    Cannot assess only when no image could be assessed.
+
+    Raises:
+        ValueError: when there are no predictions.
+    """
+    if not predictions:
+        raise ValueError("a verdict needs at least one image prediction")
+    n = len(predictions)
+    assessed = np.asarray([p.assessed for p in predictions], dtype=bool)
+    tumour_p = np.asarray([p.tumour_probability for p in predictions], dtype=np.float64)
+    positive = np.flatnonzero(assessed & (tumour_p >= threshold))
+    n_assessed = int(assessed.sum())
+    rule = f"a set of unrelated images: each image is judged on its own (tumour if its P(tumour) >= {threshold:.3g})"
+    if n_assessed == 0:
+        return SeriesVerdict(
+            tumour=False,
+            label=CANNOT_ASSESS,
+            probabilities={},
+            tumour_probability=None,
+            key_slices=(0,),
+            rule=rule,
+            assessable=False,
+            reason=f"none of the {n} images could be assessed",
+        )
+    ranked = sorted(positive.tolist(), key=lambda i: (-tumour_p[i], i))
+    key = tuple(int(i) for i in ranked[:max_key]) or (int(np.flatnonzero(assessed)[0]),)
+    unassessed = n - n_assessed
+    basis = f"{len(positive)} of {n} images suggest a tumour, each judged on its own" + (
+        f"; {unassessed} could not be assessed" if unassessed else ""
+    )
+    return SeriesVerdict(
+        tumour=bool(len(positive)),
+        label=IMAGE_SET,
+        probabilities={},
+        tumour_probability=None,
+        key_slices=key,
+        rule=rule,
+        assessable=True,
+        assessed_slices=n_assessed,
+        positive_slices=int(len(positive)),
+        basis=basis,
+    )

@@ -205,7 +205,12 @@ def report_slices(result: AnalysisResult) -> list[int]:
     return sorted(chosen)
 
 
+IMAGE_SET_MEASURE = "not measured (a set of unrelated images: only per image)"
+
+
 def _volume_text(result: AnalysisResult) -> str:
+    if result.volume.image_set:
+        return IMAGE_SET_MEASURE
     if result.volume_ml is not None:
         return f"{result.volume_ml:.2f} mL"
     volume = result.volume
@@ -215,6 +220,8 @@ def _volume_text(result: AnalysisResult) -> str:
 
 
 def _diameter_text(result: AnalysisResult) -> str:
+    if result.volume.image_set:
+        return IMAGE_SET_MEASURE
     if result.longest_diameter is None:
         return "not measured (no tumour outlined)"
     return f"{result.longest_diameter:.1f} {_length_unit(result)}"
@@ -384,6 +391,17 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
             size=8.5,
             height=4.2,
         )
+        return
+    if result.volume.image_set:  # unrelated images: no series probability, no type across people
+        doc.paragraph(
+            f"No series tumour probability: these images are not one series ({result.volume.image_set}); each "
+            "image is judged on its own (its P(tumour) is in the table below).",
+            size=10.5,
+            style="B",
+        )
+        if verdict.basis:
+            doc.paragraph(f"What the verdict rests on: {verdict.basis}.", size=8.5, height=4.2)
+        doc.paragraph(f"Verdict rule: {verdict.rule}.", size=8.5, height=4.2)
         return
     doc.paragraph(f"Series tumour probability: {_percent(verdict.tumour_probability)}", size=10.5, style="B")
     doc.paragraph(f"{SERIES_PROBABILITY}.", size=8.5, height=4.2)

@@ -350,8 +350,10 @@ class ResultPanel(QWidget):
             bar.setFormat(f"{p:.2f}" if types else "–")
         # the type bars mean something only when a tumour is suspected: hidden otherwise (values like "Glioma 0.96"
         # under "No tumour found" read as a finding)
-        self.types.setEnabled(bool(v.get("tumour")) and v.get("assessable", True))
-        self.types.setVisible(bool(v.get("tumour")) and v.get("assessable", True))
+        # nor for a set of unrelated images: types of different people's images do not add up to one
+        has_type = bool(v.get("tumour")) and v.get("assessable", True) and not v.get("image_set")
+        self.types.setEnabled(has_type)
+        self.types.setVisible(has_type)
         self.measurements.setText(self._measurement_text(summary))
         self.followup.show_followup(None)  # a fresh result's follow-up comes after it is saved (show_followup)
         self.table_model.set_summary(summary)
@@ -391,6 +393,9 @@ class ResultPanel(QWidget):
                 note = row.get("outline_note") or OUTLINE_REASONS.get(row.get("outline", ""), "")
                 if not row.get("outlined") and note:
                     lines.append(f"Key slice {k + 1}: {note}")
+        if summary["verdict"].get("image_set"):
+            lines.append("Volume and longest diameter: not measured (unrelated images: areas per image only)")
+            return "\n".join(lines)
         volume = summary.get("volume_ml")
         lines.append(f"Tumour volume: {volume:.2f} mL" if volume is not None else "Tumour volume: not available")
         diameter = summary.get("longest_diameter")
