@@ -102,3 +102,21 @@ def test_area_header_unit_follows_the_study_shown(qapp):
     assert model.header_label(3) == "Area"
     model.set_summary({**jpeg, "area_unit": "mm2"})
     assert model.header_label(3) == "Area (mm²)"
+
+
+def test_eta_is_measured_from_the_first_report(qtbot):
+    """Issue 27 item 6: a 30 s job whose first batch came after 9 s of start-up said 'about 3 min'. From the first
+    report on, the job runs at a steady 1 % per 0.2 s: the estimate follows that rate."""
+    from brainscan.ui.progress import ProgressStrip
+
+    now = [0.0]
+    strip = ProgressStrip(clock=lambda: now[0])
+    qtbot.addWidget(strip)
+    strip.start("Analysing", cancellable=True)
+    now[0] = 9.0
+    strip.set_progress(5, "first batch")  # start-up: 9 s for 5 %
+    assert strip.eta.text() == ""  # nothing measured yet
+    now[0] = 11.0
+    strip.set_progress(15, "batch")  # 10 % in 2 s: 85 % left takes 17 s
+    assert strip.eta.text() == "about 17 s left"
+    assert eta_text(11.0, 0.15) == "about 1 min left"  # the old estimate from the start, start-up included
