@@ -85,7 +85,7 @@ or neighbours are clearly more alike than images further apart (MIN_NEIGHBOUR_GA
 MIN_NEIGHBOUR_GAIN = 0.08
 """How much more alike neighbouring images must be (median correlation) than images 3 or more apart.
 
-Measured read-only on ../shared (the numbers in docs/io.md): images of different people (random draws of 8 and
+Measured read-only on ../shared (tools: none kept; numbers here): images of different people (random draws of 8 and
 100 from the four Figshare/Kaggle training folders): neighbour median 0.31-0.79, gain -0.13 to 0.22 (100
 images: at most 0.63 and 0.02); real series (every NIfTI volume of ../shared/data/volumes along each axis, at
 1 mm and at 6 mm, whole and 8 central slices, 468 series): every one with a median below 0.9 gains at least
