@@ -88,6 +88,7 @@ class Volume:
     slice_files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
     skipped: tuple[SkippedFile, ...] = ()
+    damaged_slices: tuple[int, ...] = ()  # slices that held NaN/inf values (read as 0): never assessed
     image_set: str = ""
     """Non-empty for a folder of unrelated 2D images (not one series): why, in a few words ("different sizes and
     content"); brainscan.io.images decides, and the analysis then judges each image on its own."""

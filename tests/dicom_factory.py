@@ -133,16 +133,18 @@ BRAIN_VALUE = 400
 
 
 def phantom_slices(n: int = 8, shape=(64, 64), lesion_slices=(3, 4, 5), radius: int = 8) -> np.ndarray:
-    """(n, rows, cols) uint16: an elliptical 'brain' (400) with a bright disc 'lesion' (1000) on some slices.
+    """(n, rows, cols) uint16: an elliptical 'brain' (400, with a gentle texture of +-160 standing in for anatomy:
+    a uniform object is a phantom, not a head) with a bright disc 'lesion' (1000) on some slices.
 
     The fake models in tests/fakes.py find exactly the lesion pixels, so areas and volumes are known.
     """
     rows, cols = shape
     yy, xx = np.mgrid[:rows, :cols]
     brain = ((yy - rows / 2) / (rows * 0.42)) ** 2 + ((xx - cols / 2) / (cols * 0.38)) ** 2 <= 1.0
+    texture = np.rint(BRAIN_VALUE + 160 * np.sin(xx / 2.5) * np.cos(yy / 3.0)).astype(np.uint16)
     out = np.zeros((n, rows, cols), np.uint16)
     for k in range(n):
-        out[k][brain] = BRAIN_VALUE
+        out[k][brain] = texture[brain]
         if k in lesion_slices:
             disc = (yy - rows * 0.4) ** 2 + (xx - cols * 0.55) ** 2 <= radius**2
             out[k][disc] = LESION_VALUE

@@ -78,6 +78,9 @@ def load(info: SeriesInfo) -> Volume:
 def checked(volume: Volume) -> Volume:
     """The last guard of every loader: finite pixels and window, and a warning when slices are blank."""
     warnings = list(volume.warnings)
+    damaged = set(volume.damaged_slices) | {
+        int(i) for i in np.flatnonzero(~np.isfinite(volume.pixels).all(axis=(1, 2)))
+    }
     repaired = replace_non_finite(volume.pixels)
     if repaired:
         warnings.append(non_finite_warning(repaired, volume.n_slices))
@@ -87,9 +90,11 @@ def checked(volume: Volume) -> Volume:
     blank = blank_warning(blank_slices(volume.pixels), volume.n_slices)
     if blank:
         warnings.append(blank)
-    if window == volume.window and warnings == list(volume.warnings):
+    if window == volume.window and warnings == list(volume.warnings) and damaged == set(volume.damaged_slices):
         return volume
-    return replace(volume, window=window, warnings=tuple(dict.fromkeys(warnings)))
+    return replace(
+        volume, window=window, warnings=tuple(dict.fromkeys(warnings)), damaged_slices=tuple(sorted(damaged))
+    )
 
 
 def skipped_warning(skipped: list[SkippedFile], total_files: int) -> list[str]:
@@ -332,12 +337,14 @@ def load_dicom(info: SeriesInfo) -> Volume:
         log.warning("%s: %s", info.description, warnings[-1])
     slice_spacing = spacing_from_positions(distances, warnings)
     pixels = stack.ordered([f.index for f in ordered])
+    damaged = tuple(position for position, f in enumerate(ordered) if f.index in stack.damaged)
     if stack.non_finite:
         warnings.append(non_finite_warning(stack.non_finite, stack.non_finite_slices))
     window = ordered[len(ordered) // 2].window or robust_window(pixels)  # edge slices often carry odd windows
     positions = np.array([f.position for f in ordered]) if sorted_by == "position" else None
     return Volume(
         pixels=pixels,
+        damaged_slices=damaged,
         info=replace(info, frames=len(ordered)),
         pixel_spacing_mm=ordered[len(ordered) // 2].pixel_spacing,
         slice_spacing_mm=slice_spacing,

@@ -256,8 +256,10 @@ def load_nifti(info: SeriesInfo) -> Volume:
     axis = acquisition_axis(zooms_ras, third)
     pixels = display_slices(ras, axis).astype(np.float32)
     warnings: list[str] = list(info.warnings)
+    damaged: tuple[int, ...] = ()
     if not np.all(np.isfinite(pixels)):
-        warnings.append("The volume holds NaN or infinite values; they were read as 0.")
+        damaged = tuple(int(i) for i in np.flatnonzero(~np.isfinite(pixels).all(axis=(1, 2))))
+        warnings.append(f"The volume holds NaN or infinite values on {len(damaged)} slice(s); they are not assessed.")
         pixels = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
     pixel_spacing, slice_spacing = display_spacing(zooms_ras, axis)
     if not _valid_zooms(zooms_ras) or not _valid_zooms(raw_zooms):
@@ -273,6 +275,7 @@ def load_nifti(info: SeriesInfo) -> Volume:
         sorted_by="position",
         window=robust_window(pixels),
         orientation=DISPLAY_ORIENTATION[axis],
+        damaged_slices=damaged,
         slice_files=tuple(path for _ in range(len(pixels))),
         warnings=tuple(warnings),
         skipped=info.skipped,

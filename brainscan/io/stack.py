@@ -21,6 +21,7 @@ class SliceStack:
         self.count = 0
         self.non_finite = 0
         self.non_finite_slices = 0
+        self.damaged: set[int] = set()  # indices (as added) of slices that held NaN/inf
 
     def add(self, image: np.ndarray) -> int:
         """Copy one 2D slice in and return its index."""
@@ -34,6 +35,7 @@ class SliceStack:
         if bad:
             self.non_finite += bad
             self.non_finite_slices += 1
+            self.damaged.add(self.count)
         self.count += 1
         return self.count - 1
 

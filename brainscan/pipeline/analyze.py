@@ -28,7 +28,14 @@ import numpy as np
 
 from brainscan.errors import AnalysisCancelled, InferenceError
 from brainscan.pipeline.applicability import applicability_warnings
-from brainscan.pipeline.assessability import MIN_HEAD_FRACTION, assess_slices, mark_unfamiliar
+from brainscan.pipeline.assessability import (
+    DAMAGED,
+    MIN_HEAD_FRACTION,
+    Assessment,
+    assess_slices,
+    mark_unfamiliar,
+    not_a_head_reason,
+)
 from brainscan.pipeline.evidence import series_evidence
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
@@ -86,6 +93,12 @@ def classify_slices(volume: Volume, classifier, report: ProgressCallback, check:
     n = volume.n_slices
     applicability = getattr(classifier, "applicability", None) or {}
     assessments = assess_slices(slices, applicability.get("min_head_fraction", MIN_HEAD_FRACTION))
+    not_a_head = not_a_head_reason(slices, is_volume=bool(volume.pixel_spacing_mm and volume.slice_spacing_mm))
+    if not_a_head:  # never a verdict on a phantom, a pattern or a photo: nothing is assessed
+        assessments = [Assessment(False, not_a_head, 0.0, readable=False) if a.readable else a for a in assessments]
+    for index in volume.damaged_slices:
+        if 0 <= index < len(assessments):
+            assessments[index] = Assessment(False, DAMAGED, 0.0, readable=False)
     probabilities, distances = [], []
     for first in range(0, n, CLASSIFY_BATCH):
         check()

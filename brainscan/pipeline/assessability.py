@@ -156,3 +156,49 @@ def mark_unfamiliar(assessments: list[Assessment], distances, max_distance: floa
             item = Assessment(False, "unlike the images the model learned from", item.head_fraction)
         out.append(item)
     return out
+
+
+# ---- series level: is this a head at all? (issue 31, item 3) ----------------------------------------------------
+
+MIN_INSIDE_VARIATION = 0.08
+"""Coefficient of variation of the (lightly smoothed) signal inside the object on its largest sections. Heads show
+anatomy: 0.14 or more on every series of ../shared/data/volumes (42 series, BraTS skull-stripped lowest) and 0.18
+or more on 600 Training slices; a water phantom is uniform (0.04 for an ACR-like phantom made in code)."""
+MAX_BORDER_SIGNAL = 0.1
+"""Median signal along the image edges over the series' 99th percentile, for volumes: a head lies in air, so the
+edges are dark (0.005 at most on the 42 real series); a photo, a stripe pattern or noise fill the frame
+(0.39-0.74 on the test objects). Not applied to single 2D images, which are often cropped tight (up to 0.7 on a
+few Training slices)."""
+
+
+def not_a_head_reason(slices, is_volume: bool) -> str:
+    """Why a series is not a head ('' when it may be one), from its largest sections (the top fifth by object
+    area): uniform signal inside the object (a phantom), or, for volumes, signal along the image edges (a photo,
+    a pattern, noise). Thresholds above, measured on every real series and Training slices here."""
+    from brainscan.pipeline.evidence import head_masks
+
+    pixels = np.nan_to_num(np.asarray(slices, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if pixels.ndim != 3 or pixels.size == 0 or min(pixels.shape[1:]) < 16:
+        return ""
+    heads = head_masks(pixels)
+    area = heads.reshape(len(pixels), -1).sum(axis=1)
+    if area.max() == 0:
+        return ""
+    largest = np.argsort(-area)[: max(1, len(pixels) // 5)]
+    top = float(np.percentile(pixels, 99)) or 1.0
+    variation, border = [], []
+    for i in largest:
+        inside = ndimage.gaussian_filter(pixels[i], 2.0)[ndimage.binary_erosion(heads[i], iterations=3)]
+        if inside.size and inside.mean() > 0:
+            variation.append(float(inside.std() / inside.mean()))
+        edge = np.concatenate([pixels[i][:8].ravel(), pixels[i][-8:].ravel(), pixels[i][:, :8].ravel(),
+                               pixels[i][:, -8:].ravel()])  # fmt: skip
+        border.append(float(np.median(edge)) / top)
+    if is_volume and np.median(border) > MAX_BORDER_SIGNAL:
+        return "not a head: the image is filled to its edges (a head lies in dark air)"
+    if variation and np.median(variation) < MIN_INSIDE_VARIATION:
+        return "not a head: uniform signal inside the object, no anatomy (a test phantom?)"
+    return ""
+
+
+DAMAGED = "damaged slice: it holds NaN or infinite values"
