@@ -70,8 +70,56 @@ def case_slices(case: Path, seed: int, stride: int, variants: int, size: int, he
     return out
 
 
+HELD_OUT_NORMALS = ("philips_elition_3d_mprage_sag", "ixi274_hh", "older_subj3", "older_subj11")
+"""Normal people whose slices only validate (the classifier pack's held-out normal, an IXI adult, two older
+adults), so 'quiet on healthy tissue' is measured on people the segmenter never saw."""
+EMPTY_STRIDE = 4
+
+
+def tumour_free_slices(data: Path, seed: int, size: int, held_out: tuple[str, ...]) -> list[dict]:
+    """Empty-mask slices, so the U-Net learns to outline nothing (issue 26): BraTS slices with no label at all in
+    every plane, every slice of the normal people's series (their own plane; every EMPTY_STRIDE-th), and the
+    classification set's notumor training slices (never its validation ones). Split by person like the rest."""
+    from brainscan.training.export_segmenter import notumor_validation_files
+    from brainscan.training.series_cache import load_case_volume
+    from brainscan.training.series_cases import series_cases
+
+    out = []
+    for case in brats_cases(data):
+        image, zooms = nifti_to_ras(case / f"{SEQUENCE}.nii.gz")
+        labels, _ = nifti_to_ras(case / "seg.nii.gz")
+        for axis in usable_planes(zooms):
+            slices, marks = display_slices(image, axis), display_slices(labels > 0, axis)
+            for i in range(0, len(slices), EMPTY_STRIDE * 2):
+                near = marks[max(0, i - 5) : i + 6].any()  # no label on this slice or 5 neighbours either side
+                if not near and np.percentile(slices[i], 99) > 0:
+                    out.append({"image": slices[i], "source": f"{case.name}/{SEQUENCE}", "plane": PLANES[axis],
+                                "index": i, "held": case.name in held_out})  # fmt: skip
+    for case in series_cases(data):
+        if case.group != "normal":
+            continue
+        volume = load_case_volume(case)
+        for i in range(0, volume.n_slices, EMPTY_STRIDE):
+            if np.percentile(volume.pixels[i], 99) > 0:
+                out.append({"image": volume.pixels[i], "source": case.name, "plane": "acquisition", "index": i,
+                            "held": case.person in HELD_OUT_NORMALS})  # fmt: skip
+    validation = {p.name for p in notumor_validation_files()}
+    folder = data / "classification" / "Training" / "notumor"
+    if folder.is_dir():
+        from PIL import Image
+
+        files = sorted(p for p in folder.glob("*.jpg") if p.name not in validation)
+        rng = np.random.default_rng(seed)
+        for path in rng.permutation(files)[: len(files) // 2]:
+            with Image.open(path) as img:
+                out.append({"image": np.asarray(img.convert("L"), dtype=np.float32), "source": f"notumor/{path.name}",
+                            "plane": "2d", "index": 0, "held": False})  # fmt: skip
+    return out
+
+
 def build_segmentation_pack(data: Path, seed: int = 1337, stride: int = 2, variants: int = 2,
-                            size: int = SEGMENTER_SIZE, held_out: tuple[str, ...] = HELD_OUT) -> dict:  # fmt: skip
+                            size: int = SEGMENTER_SIZE, held_out: tuple[str, ...] = HELD_OUT,
+                            tumour_free: bool = False) -> dict:  # fmt: skip
     """Cut, augment and preprocess the slices of every case; returns arrays ready for ``np.savez``."""
     parts: dict[str, list] = {"images": [], "masks": [], "source": [], "plane": [], "slice_index": [], "split": [],
                               "augmented": []}  # fmt: skip
@@ -84,6 +132,17 @@ def build_segmentation_pack(data: Path, seed: int = 1337, stride: int = 2, varia
         parts["source"].extend([f"{case.name}/{SEQUENCE}"] * n)
         parts["split"].extend(["val" if held else "train"] * n)
         log.info("%s: %d slices", case.name, n)
+    if tumour_free:
+        empties = tumour_free_slices(data, seed, size, held_out)
+        for item in empties:
+            parts["images"].append(preprocess_gray(item["image"], size).astype(np.float16))
+            parts["masks"].append(np.zeros((size, size), np.uint8))
+            parts["source"].append(item["source"])
+            parts["plane"].append(item["plane"])
+            parts["slice_index"].append(item["index"])
+            parts["split"].append("val" if item["held"] else "train")
+            parts["augmented"].append(False)
+        log.info("tumour-free slices: %d", len(empties))
     if not parts["images"]:
         raise SystemExit("error: no BraTS slice with a tumour core was found")
     return {
@@ -101,9 +160,12 @@ def pack_summary(pack: dict) -> dict:
     """Counts per split and the sources, for the log and the model card."""
     out: dict = {"held_out": list(HELD_OUT), "mask": "tumour core (BraTS labels 1 + 4)",
                  "min_core_mm2": MIN_SEG_CORE_MM2, "sequence": SEQUENCE}  # fmt: skip
+    empty = pack["masks"].reshape(len(pack["masks"]), -1).max(axis=1) == 0
+    out["tumour_free_held_out_people"] = list(HELD_OUT_NORMALS)
     for part in ("train", "val"):
         chosen = pack["split"] == part
-        out[part] = {"images": int(chosen.sum()), "sources": sorted(set(pack["source"][chosen].tolist()))}
+        out[part] = {"images": int(chosen.sum()), "tumour_free": int((chosen & empty).sum()),
+                     "sources": sorted(set(pack["source"][chosen & ~empty].tolist()))}  # fmt: skip
     return out
 
 
@@ -116,13 +178,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=2)
     parser.add_argument("--variants", type=int, default=2, help="copies per training slice (first unaugmented)")
     parser.add_argument("--size", type=int, default=SEGMENTER_SIZE)
+    parser.add_argument(
+        "--tumour-free", action="store_true",
+        help="also empty-mask slices: BraTS slices far from any label, the normal people's series, notumor JPEGs",
+    )  # fmt: skip
 
 
 def write_pack(args: argparse.Namespace) -> Path:
     """``brainscan train segmenter-pack``: build the pack and its summary JSON."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     out: Path = args.out
-    pack = build_segmentation_pack(args.data, args.seed, args.stride, args.variants, args.size)
+    pack = build_segmentation_pack(
+        args.data, args.seed, args.stride, args.variants, args.size, tumour_free=getattr(args, "tumour_free", False)
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, **pack)
     summary = pack_summary(pack)
