@@ -271,7 +271,9 @@ def headline(
     if label == IMAGE_SET:
         state = TUMOUR if tumour else NO_TUMOUR_FOUND
         finding = (
-            image_set_title(int(image_set["images"]), int(image_set["suggest_tumour"]), str(image_set.get("reason", "")))
+            image_set_title(
+                int(image_set["images"]), int(image_set["suggest_tumour"]), str(image_set.get("reason", ""))
+            )
             if image_set
             else LABEL_NAMES[IMAGE_SET]
         )

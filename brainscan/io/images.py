@@ -142,7 +142,9 @@ def image_set_reason(looks: list[tuple[tuple[int, int], np.ndarray]]) -> tuple[s
     sized = sizes > 1 and median < MIN_SIZED_SIMILARITY
     if not unalike and not sized:
         return "", ""
-    why = "different sizes and content" if unalike and sized else ("different content" if unalike else "different sizes")
+    why = (
+        "different sizes and content" if unalike and sized else ("different content" if unalike else "different sizes")
+    )
     warning = (
         f"These {len(looks)} images are not one series ({why}: {sizes} image size(s); neighbouring images alike "
         f"{median:.2f} on a {THUMBNAIL}x{THUMBNAIL} grid, {gain:+.2f} against images further apart): each image is "

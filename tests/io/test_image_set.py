@@ -19,7 +19,8 @@ def unrelated_head(rng: np.random.Generator, shape=(64, 64), lesion: bool = Fals
     rows, cols = shape
     yy, xx = np.mgrid[:rows, :cols]
     cy, cx = rows * rng.uniform(0.4, 0.6), cols * rng.uniform(0.4, 0.6)
-    head = ((yy - cy) / (rows * rng.uniform(0.25, 0.45))) ** 2 + ((xx - cx) / (cols * rng.uniform(0.25, 0.45))) ** 2 <= 1
+    ry, rx = rows * rng.uniform(0.25, 0.45), cols * rng.uniform(0.25, 0.45)
+    head = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
     texture = 100 + 80 * np.sin(xx / rng.uniform(1.5, 6) + rng.uniform(0, 6)) * np.cos(yy / rng.uniform(1.5, 6))
     out = np.where(head, texture, 0.0)
     if lesion:
