@@ -32,7 +32,7 @@ from brainscan.ui.history_view import HistoryView, local_time
 from brainscan.ui.menus import build_menus
 from brainscan.ui.progress import ProgressStrip
 from brainscan.ui.result_panel import ResultPanel, tumour_slices
-from brainscan.ui.session import ANALYZE, OPEN, READY, REFUSE, START, WAIT, Session
+from brainscan.ui.session import ANALYZE, OPEN, READY, REFUSE, START, WAIT, Session, landing_slice
 from brainscan.ui.settings import add_recent, app_settings, export_folder, recent_paths, remember_export_folder
 from brainscan.ui.slice_slider import SliceSlider
 from brainscan.ui.slice_view import SliceView
@@ -338,9 +338,9 @@ class MainWindow(QMainWindow):
             return
         self.panel.show_result(result)
         self.slider.set_marks(tumour_slices(self.panel.summary()))
-        self.session.placed_for = result.volume
-        if result.verdict.key_slices:
-            self.view.set_index(result.verdict.key_slices[0])
+        placed = self.session.place(result.volume, result.verdict.key_slices)
+        if placed is not None:
+            self.view.set_index(placed)
         self.progress.label.setText("Verdict ready; outlining…")
         self.preliminary_shown.emit(result)
 
@@ -349,6 +349,9 @@ class MainWindow(QMainWindow):
         if not self.session.current(volume):
             return
         self.view.add_masks(masks)
+        target = self.session.outlines_landed(masks, self.view.index())
+        if target is not None:
+            self.view.set_index(target)  # the key slice shown first got no outline: the first one that has
         self.outlines_shown.emit(masks)
 
     def _on_finished(self, result) -> None:
@@ -360,8 +363,12 @@ class MainWindow(QMainWindow):
         self.panel.show_result(result)
         self.panel.show_followup(self.session.follow_up)
         self.slider.set_marks(tumour_slices(self.panel.summary()))
-        if result.verdict.key_slices and self.session.placed_for is not result.volume:
-            self.view.set_index(result.verdict.key_slices[0])  # not again: the user may have moved on meanwhile
+        if self.session.placed_for is not result.volume:
+            target = landing_slice(result.verdict.key_slices, result.segmentations)
+        else:  # not again unless still where the window put it: the user may have moved on meanwhile
+            target = self.session.outlines_landed(result.segmentations, self.view.index())
+        if target is not None:
+            self.view.set_index(target)
         self.history.refresh()
         if self._save_failed:
             self.statusBar().showMessage("Analysis finished, but it could NOT be saved in the study history.", 0)

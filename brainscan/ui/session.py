@@ -8,7 +8,7 @@ may start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 LOADING, READY, FAILED = "loading", "ready", "failed"
@@ -34,6 +34,9 @@ class Session:
     result: Any = None
     follow_up: Any = None
     placed_for: Any = None  # the volume whose key slice the preliminary verdict already went to
+    placed_at: int | None = None  # the slice the window went to by itself, for the analysis in flight
+    key_slices: tuple[int, ...] = ()  # the preliminary verdict's key slices, most suspicious first
+    outlined: set[int] = field(default_factory=set)  # slices outlined so far by the analysis in flight
 
     # ---- opening -------------------------------------------------------------------------------------------
     def begin_open(self, record=None) -> bool:
@@ -95,6 +98,28 @@ class Session:
     def job_done(self) -> None:
         self.busy = None
 
+    # ---- where the view goes -------------------------------------------------------------------------------
+    def place(self, volume, key_slices) -> int | None:
+        """The preliminary verdict arrived: the slice to show (its first key slice, outlined first), or None."""
+        self.placed_for, self.key_slices, self.outlined = volume, tuple(key_slices), set()
+        self.placed_at = self.key_slices[0] if self.key_slices else None
+        return self.placed_at
+
+    def outlines_landed(self, indices, shown: int) -> int | None:
+        """Outlines of ``indices`` arrived while slice ``shown`` is on screen: the slice to move to, or None.
+
+        The view moves only while it still sits where the window put it (the user has not moved on) and that
+        slice got no outline: then to the first key slice that has one (a key slice the segmenter found nothing
+        on is the wrong picture to lead with)."""
+        self.outlined.update(int(i) for i in indices)
+        if self.placed_at is None or shown != self.placed_at or shown in self.outlined:
+            return None
+        target = landing_slice(self.key_slices, self.outlined)
+        if target is None or target == shown:
+            return None
+        self.placed_at = target
+        return target
+
     # ---- models --------------------------------------------------------------------------------------------
     def models_ready(self, message: str):
         """The models loaded; returns the queued volume to analyse now, or None."""
@@ -120,3 +145,10 @@ class Session:
     @property
     def can_export(self) -> bool:
         return self.result is not None and self.busy is None
+
+
+def landing_slice(key_slices, outlined) -> int | None:
+    """The slice a finished analysis shows first: the first key slice with an outline, else the first key slice
+    (None without key slices)."""
+    keys = list(key_slices)
+    return next((k for k in keys if k in outlined), keys[0] if keys else None)

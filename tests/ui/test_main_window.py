@@ -339,3 +339,27 @@ def test_a_jpeg_folder_of_mixed_sizes_opens_as_one_study_without_a_chooser(qtbot
     result = done.args[0]
     assert result.volume.n_slices == 6 and len(result.predictions) == 6
     assert "scaled to fit 64x64" in window.panel.warnings.text()
+
+
+class NothingOnFirstCall(FakeSegmenter):
+    """Outlines nothing on its first call, which is the key slice alone (brainscan.pipeline.analyze.outline_batches)."""
+
+    calls = 0
+
+    def predict(self, slices, batch_size=16):
+        self.calls += 1
+        maps = super().predict(slices, batch_size)
+        return [m * 0 for m in maps] if self.calls == 1 else maps
+
+
+def test_view_lands_on_the_first_key_slice_with_an_outline(qtbot, make_window, phantom):
+    window = make_window(fake_loader(SurestOnLastLesion(), NothingOnFirstCall()))
+    preliminary = []
+    window.preliminary_shown.connect(preliminary.append)
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS) as final:
+        window.open_paths([phantom])
+    key = list(preliminary[0].verdict.key_slices)
+    result = final.args[0]
+    assert key[0] == 5 and 5 not in result.segmentations  # the surest slice leads; the segmenter finds nothing there
+    expected = next(k for k in key if k in result.segmentations)
+    assert window.view.index() == expected and window.view.has_mask(expected)

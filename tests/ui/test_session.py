@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from brainscan.ui.session import ANALYZE, BUSY, FAILED, OPEN, READY, REFUSE, START, WAIT, Session
+from brainscan.ui.session import ANALYZE, BUSY, FAILED, OPEN, READY, REFUSE, START, WAIT, Session, landing_slice
 
 
 def test_session_imports_without_qt():
@@ -69,3 +69,18 @@ def test_finished_result_is_exportable_and_reopen_record_is_handed_over_once():
     assert s.result is result and s.follow_up == "prior" and s.can_export and s.busy is None
     s.forget_volume()
     assert s.volume is None and s.result is None and not s.can_export
+
+
+def test_view_moves_to_the_first_outlined_key_slice_only_while_the_user_has_not_moved():
+    assert landing_slice((5, 3, 4), {3, 4}) == 3
+    assert landing_slice((5, 3), set()) == 5
+    assert landing_slice((), {1}) is None
+    s = Session()
+    assert s.place("volume", (5, 3, 4)) == 5
+    assert s.outlines_landed([], shown=5) is None  # nothing outlined yet: stay
+    assert s.outlines_landed([4], shown=5) == 4 and s.placed_at == 4
+    assert s.outlines_landed([3], shown=4) is None  # now on an outlined key slice: stay
+    s.place("volume", (5, 3))
+    assert s.outlines_landed([3], shown=0) is None  # the user moved on: never pulled back
+    s.place("volume", (5, 3))
+    assert s.outlines_landed([5, 3], shown=5) is None  # the key slice got its outline
