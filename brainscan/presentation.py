@@ -1,9 +1,9 @@
 """What every output of an analysis shows the same way: the headline, disclaimer, study code, report header,
 slice images.
 
-A base-level module (it imports only brainscan.types, brainscan.text and brainscan.render) so that both the
-pipeline's JSON/history summary (brainscan.pipeline.summary) and the PDF report (brainscan.reports) can use it
-without one of those packages importing the other.
+A base-level module (it imports only brainscan.types, brainscan.text, brainscan.rules and brainscan.render) so
+that both the pipeline's JSON/history summary (brainscan.pipeline.summary) and the PDF report (brainscan.reports)
+can use it without one of those packages importing the other.
 
 De-identification removes the patient name, ID and birth date, the accession number and the institution,
 and puts a study code in their place. The code is ``BS-`` plus the first 8 hex digits of SHA-256 over the
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from brainscan.render import compose, window_to_uint8
+from brainscan.rules import outline_gate, slice_threshold
 from brainscan.text import display_path, unicode_safe
 from brainscan.types import ABNORMAL as ABNORMAL_LABEL
 from brainscan.types import CANNOT_ASSESS as CANNOT_ASSESS_LABEL
@@ -381,7 +382,7 @@ HEATMAP_CAVEAT = (
 # ---- why a slice has no outline -----------------------------------------------------------------------------
 
 OUTLINED, NOT_FOUND, NOT_GATED, NO_SEGMENTER = "outlined", "none_found", "not_gated", "no_segmenter"
-UNASSESSED = "not_assessed"
+UNASSESSED, PENDING = "not_assessed", "pending"
 OUTLINE_REASONS = {
     OUTLINED: "",
     UNASSESSED: "not outlined: the slice was not assessed",
@@ -389,15 +390,28 @@ OUTLINE_REASONS = {
     NOT_GATED: "not outlined: only slices with P(tumour) at or above the outline threshold in a tumour series are "
     "outlined",
     NO_SEGMENTER: "not outlined: no segmentation model is installed",
+    PENDING: "outline pending: the outlines are still being computed",
 }
+PRELIMINARY = "Preliminary: outlines, measurements and heat maps are still being computed."
+"""The warning of the preliminary result brainscan.pipeline.analyze hands ``on_verdict`` (verdict only)."""
+
+
+def is_preliminary(result: AnalysisResult) -> bool:
+    """Whether ``result`` is the verdict shown while outlines, measurements and heat maps are still computed."""
+    return PRELIMINARY in result.warnings and not result.segmented
 
 
 def outline_status(result: AnalysisResult, index: int) -> str:
-    """OUTLINED, NOT_FOUND (segmented, nothing found), NOT_GATED (never segmented), UNASSESSED or NO_SEGMENTER."""
+    """OUTLINED, NOT_FOUND (segmented, nothing found), NOT_GATED (never segmented), UNASSESSED, NO_SEGMENTER, or
+    PENDING (a preliminary result: the outline gate lets the slice through, its outline is not computed yet)."""
     if index in result.segmentations:
         return OUTLINED
     if any(p.index == index and not p.assessed for p in result.predictions):
         return UNASSESSED
+    if is_preliminary(result):
+        threshold = slice_threshold(next((p.tumour_threshold for p in result.predictions), None))
+        gated = outline_gate(result.predictions, result.verdict.tumour, threshold)
+        return PENDING if index in gated else NOT_GATED
     if result.segmented is None:
         return NO_SEGMENTER if result.verdict.tumour else NOT_GATED
     return NOT_FOUND if index in result.segmented else NOT_GATED

@@ -66,3 +66,25 @@ def test_type_uncertain_in_json_and_pdf(tmp_path):
     path.write_bytes(build_pdf(tied))
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(path).pages).split())
     assert "type uncertain (Meningioma or Glioma)" in text
+
+
+def test_preliminary_result_says_outline_pending_not_the_gate(tmp_path):
+    from brainscan.io import load, scan
+    from brainscan.pipeline.analyze import analyze
+    from brainscan.pipeline.summary import result_to_dict
+    from brainscan.presentation import OUTLINE_REASONS, PENDING, PRELIMINARY, is_preliminary
+    from tests.dicom_factory import write_phantom_series
+    from tests.fakes import FakeClassifier, FakeSegmenter
+
+    write_phantom_series(tmp_path / "s")  # lesion on slices 3-5
+    seen = []
+    final = analyze(load(scan([tmp_path / "s"])[0]), FakeClassifier(), FakeSegmenter(), on_verdict=seen.append)
+    (preliminary,) = seen
+    assert PRELIMINARY in preliminary.warnings and is_preliminary(preliminary) and not is_preliminary(final)
+    rows = {row["index"]: row for row in result_to_dict(preliminary)["slices"]}
+    for index in (3, 4, 5):  # the gate lets them through: their outlines are on the way
+        assert rows[index]["outline"] == PENDING
+        assert rows[index]["outline_note"] == OUTLINE_REASONS[PENDING] and "pending" in rows[index]["outline_note"]
+    assert rows[0]["outline"] == "not_gated"  # below the threshold: never outlined
+    done = {row["index"]: row for row in result_to_dict(final)["slices"]}
+    assert [done[i]["outline"] for i in (0, 3, 4, 5)] == ["not_gated", "outlined", "outlined", "outlined"]

@@ -32,7 +32,9 @@ from PySide6.QtWidgets import (
 from brainscan.presentation import (
     DISCLAIMER,
     LABEL_NAMES,
+    NOT_FOUND,
     OUTLINE_REASONS,
+    PENDING,
     SERIES_PROBABILITY,
     TUMOUR_TYPES,
     TYPE_PROBABILITIES,
@@ -132,7 +134,7 @@ class SliceTableModel(RowsTableModel):
             area = row.get(self._area_key) or 0.0
             if row.get("outlined"):
                 return f"{area:.1f}"
-            return "none found" if row.get("outline") == "none_found" else ""
+            return {NOT_FOUND: "none found", PENDING: "pending…"}.get(row.get("outline", ""), "")
         if role == Qt.ItemDataRole.ToolTipRole and column in (1, 2) and row.get("assessed") is False:
             return f"Not assessed: {row.get('not_assessed_reason') or 'unlike the training images'}"
         if role == Qt.ItemDataRole.ToolTipRole and column == 3:
@@ -397,7 +399,9 @@ class ResultPanel(QWidget):
             lines.append("Volume and longest diameter: not measured (unrelated images: areas per image only)")
             return "\n".join(lines)
         volume = summary.get("volume_ml")
-        lines.append(f"Tumour volume: {volume:.2f} mL" if volume is not None else "Tumour volume: not available")
+        pending = any(s.get("outline") == PENDING for s in summary.get("slices", []))
+        absent = "Tumour volume: pending (outlines still being computed)" if pending else "Tumour volume: not available"
+        lines.append(f"Tumour volume: {volume:.2f} mL" if volume is not None else absent)
         diameter = summary.get("longest_diameter")
         if diameter is not None:
             lines.append(f"Longest diameter: {diameter:.1f} {length_unit}")

@@ -363,3 +363,20 @@ def test_view_lands_on_the_first_key_slice_with_an_outline(qtbot, make_window, p
     assert key[0] == 5 and 5 not in result.segmentations  # the surest slice leads; the segmenter finds nothing there
     expected = next(k for k in key if k in result.segmentations)
     assert window.view.index() == expected and window.view.has_mask(expected)
+
+
+def test_preliminary_verdict_says_key_slice_outlines_are_pending(qtbot, make_window, phantom):
+    from brainscan.presentation import NOT_GATED, OUTLINE_REASONS
+
+    window = make_window(fake_loader(SurestOnLastLesion(), FakeSegmenter(delay=0.5)))
+    with qtbot.waitSignal(window.preliminary_shown, timeout=WAIT_MS):
+        window.open_paths([phantom])
+    text = window.panel.measurements.text()
+    assert "Key slice 6: outline pending" in text and OUTLINE_REASONS[NOT_GATED] not in text
+    assert "Tumour volume: pending" in text
+    model = window.panel.table_model
+    assert model.data(model.index(5, 3)) == "pending…"
+    assert "pending" in model.data(model.index(5, 3), Qt.ItemDataRole.ToolTipRole)
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
+        pass
+    assert "pending" not in window.panel.measurements.text() and model.data(model.index(5, 3)) != "pending…"
