@@ -32,7 +32,7 @@ from brainscan.ui.table_model import RowsTableModel
 
 log = logging.getLogger(__name__)
 
-THUMB = 64
+THUMB = 44
 FILTERS = (("All studies", None), ("Tumour suspected", True), ("No tumour", False))
 
 
@@ -173,6 +173,21 @@ class HistoryView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.table)
         self.refresh()
+
+    def height_for_rows(self, rows: int) -> int:
+        """The height that shows the search bar, the table header and ``rows`` rows."""
+        table = self.table
+        margins = self.layout().contentsMargins()
+        return (
+            margins.top()
+            + margins.bottom()
+            + self.layout().spacing()
+            + self.search.sizeHint().height()
+            + table.horizontalHeader().sizeHint().height()
+            + rows * table.verticalHeader().defaultSectionSize()
+            + 2 * table.frameWidth()
+            + 2
+        )
 
     def refresh(self) -> None:
         try:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QSplitter,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +41,9 @@ from brainscan.ui.view_controls import ViewControls
 from brainscan.ui.worker import AnalysisWorker
 
 log = logging.getLogger(__name__)
+
+HISTORY_ROWS_SHOWN = 3
+"""The study history first opens this many rows tall (also at 1024x700)."""
 
 
 class MainWindow(QMainWindow):
@@ -162,7 +166,9 @@ class MainWindow(QMainWindow):
         if not self._started:
             self._started = True
             if self.settings.value("window/state") is None:
-                self.resizeDocks([self.history_dock], [170], Qt.Orientation.Vertical)
+                title = self.history_dock.style().pixelMetric(QStyle.PixelMetric.PM_TitleBarHeight)
+                height = self.history.height_for_rows(HISTORY_ROWS_SHOWN) + title
+                self.resizeDocks([self.history_dock], [height], Qt.Orientation.Vertical)
             QTimer.singleShot(0, self.worker.start_model_loading)
             if self.store.damage_message:
                 QTimer.singleShot(0, lambda: self._report(StorageError(self.store.damage_message)))

@@ -138,3 +138,19 @@ def test_stored_cannot_assess_result_shows_its_reason_and_no_numbers(qtbot, make
     model = panel.table_model
     assert model.data(model.index(0, 1)) == "Not assessed: little or no head" and model.data(model.index(0, 2)) == "–"
     assert "little or no head" in model.data(model.index(0, 2), Qt.ItemDataRole.ToolTipRole)
+
+
+def rows_shown(table) -> int:
+    """Whole rows the table's viewport shows (scrolled or not)."""
+    return table.viewport().height() // table.verticalHeader().defaultSectionSize()
+
+
+def test_history_shows_three_rows_at_1024x700(qtbot, make_window, phantom):
+    """At the smallest size the app supports, the history first opens three rows tall (it showed 1.5)."""
+    window = make_window()
+    window.resize(1024, 700)
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
+        window.open_paths([phantom])
+    settle()
+    assert rows_shown(window.history.table) >= 3, window.history.table.viewport().height()
+    assert_panel_readable(window)
