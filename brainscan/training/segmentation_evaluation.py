@@ -83,11 +83,17 @@ def evaluate_pack_slices(segmenter, pack: dict, part: str = "val", batch_size: i
     dices_arr, pred_arr, true_arr, src = (np.asarray(v) for v in (dices, predicted, truth_area, sources))
 
     def summary(sel: np.ndarray) -> dict:
-        return {
-            "slices": int(sel.sum()),
-            "dice_mean": float(dices_arr[sel].mean()),
-            "outlined_over_true_area": float(pred_arr[sel].sum() / max(1, true_arr[sel].sum())),
-        }
+        """Dice and area over the tumour slices of ``sel``; how often anything is outlined on its tumour-free
+        slices (a pack built with --tumour-free holds both)."""
+        tumour, empty = sel & (true_arr > 0), sel & (true_arr == 0)
+        out: dict = {"slices": int(tumour.sum())}
+        if tumour.any():
+            out["dice_mean"] = float(dices_arr[tumour].mean())
+            out["outlined_over_true_area"] = float(pred_arr[tumour].sum() / max(1, true_arr[tumour].sum()))
+        if empty.any():
+            out["tumour_free_slices"] = int(empty.sum())
+            out["tumour_free_outlined_fraction"] = float((pred_arr[empty] > 0).mean())
+        return out
 
     everything = np.ones(len(dices_arr), dtype=bool)
     return {
