@@ -99,6 +99,13 @@ def export(args: argparse.Namespace) -> dict:
             f"{pack_info['train']['images']} training slices from {len(pack_info['train']['sources'])} volumes "
             f"(brainscan train segmenter-pack, scanner-like augmentation), {state.get('pack_weight')} of each batch"
         )
+        if pack_info["train"].get("tumour_free"):
+            data += (
+                f"; {pack_info['train']['tumour_free']} of the pack's training slices are tumour-free with an empty "
+                "mask (BraTS slices far from any label, the normal people's series, notumor Training slices outside "
+                "the classifier's validation); normal people held out: "
+                + ", ".join(pack_info["tumour_free_held_out_people"])
+            )
     today = dt.date.today().isoformat()
     card = {
         "name": "BrainScan U-Net tumour segmenter",
