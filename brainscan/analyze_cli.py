@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from brainscan.atomic import write_text_atomically
 from brainscan.errors import BrainScanError
 from brainscan.pipeline.progress import overall_fraction
 from brainscan.text import display_path, printable
@@ -114,25 +114,6 @@ def output_problem(path: Path, folder_wanted: bool = False) -> str | None:
     if path.exists() and not os.access(path, os.W_OK):
         return "the file exists and cannot be overwritten"
     return None
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place (no half-written files).
-
-    Raises:
-        OSError: when the file cannot be written.
-    """
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-        raise
 
 
 def follow_up_from_history(store, result):

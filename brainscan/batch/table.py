@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sqlite3
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
+
+from brainscan.atomic import replace_atomically
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("key", "string"),  # content key (brainscan.batch.discover)
@@ -105,20 +105,6 @@ class Journal:
         self.db.close()
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    handle.close()
-    try:
-        write(Path(handle.name))
-        os.replace(handle.name, path)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-        raise
-
-
 def have_pyarrow() -> bool:
     try:
         import pyarrow  # noqa: F401
@@ -136,7 +122,7 @@ def write_csv(rows: Iterable[dict], path: Path) -> None:
             for row in rows:
                 writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
-    _replace_atomically(path, write)
+    replace_atomically(path, write)
 
 
 def write_parquet(rows: list[dict], path: Path) -> None:
@@ -146,7 +132,7 @@ def write_parquet(rows: list[dict], path: Path) -> None:
     types = {"string": pa.string(), "int": pa.int64(), "float": pa.float64()}
     schema = pa.schema([(name, types[kind]) for name, kind in COLUMNS])
     table = pa.Table.from_pylist(rows, schema=schema)
-    _replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
+    replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def write_table(journal: Journal, out: Path, parquet: bool = True) -> list[dict]:

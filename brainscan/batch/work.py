@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import os
 import socket
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from brainscan.atomic import write_text_atomically
 from brainscan.batch.discover import Task
 from brainscan.errors import BrainScanError, ModelError
 
@@ -123,20 +123,6 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _write_atomically(path: Path, data: str) -> None:
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-        os.replace(handle.name, path)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-        raise
-
-
 def base_row(task: Task, deidentify: bool) -> dict:
     """The row's identifying columns, before any analysis (also the row of a series that fails to load)."""
     from brainscan.presentation import REMOVED, series_label, study_code
@@ -222,7 +208,7 @@ def _analyse(task: Task, options: Options, row: dict) -> dict:
         "analysis_seconds": round(t3 - t2, 4),
     }
     json_path = out / SERIES_FOLDER / f"{name}.json"
-    _write_atomically(json_path, dumps(result_to_dict(result, deidentify=options.deidentify), indent=2))
+    write_text_atomically(json_path, dumps(result_to_dict(result, deidentify=options.deidentify), indent=2))
     values["json"] = f"{SERIES_FOLDER}/{json_path.name}"
     problems = []
     if options.pdf:

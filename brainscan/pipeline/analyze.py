@@ -36,7 +36,7 @@ from brainscan.pipeline.assessability import (
     mark_unfamiliar,
     not_a_head_reason,
 )
-from brainscan.pipeline.evidence import series_evidence
+from brainscan.pipeline.evidence import volume_evidence
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
 from brainscan.pipeline.verdict import evidence_verdict, image_set_verdict, series_verdict
@@ -341,17 +341,10 @@ def decide_by_evidence(volume: Volume, predictions, verdict, segmentations, thre
     brainscan.pipeline.verdict.evidence_verdict)."""
     tumour_p = np.asarray([p.tumour_probability for p in predictions], dtype=np.float64)
     assessed = np.asarray([p.assessed for p in predictions], dtype=bool)
-    evidence = series_evidence(
-        volume.pixels,
-        volume.pixel_spacing_mm,
-        volume.slice_spacing_mm,
-        volume.orientation,
-        tumour_p,
-        assessed,
-        {i: s.mask for i, s in segmentations.items()},
-        threshold,
+    evidence = volume_evidence(
+        volume, tumour_p, assessed, {i: s.mask for i, s in segmentations.items()}, threshold,
         float(verdict.tumour_probability),
-    )
+    )  # fmt: skip
     values = evidence.values()
     return evidence_verdict(
         verdict,

@@ -175,3 +175,18 @@ def series_evidence(
         region_asymmetry=asymmetry(pixels, head, region, left_right_axis(orientation)),
         region_slices=ranked,
     )
+
+
+def volume_evidence(volume, tumour_p, assessed, masks: dict[int, np.ndarray], threshold: float, run_p: float):
+    """``series_evidence`` of a brainscan.types.Volume (its pixels, spacings and orientation)."""
+    return series_evidence(
+        volume.pixels,
+        volume.pixel_spacing_mm,
+        volume.slice_spacing_mm,
+        volume.orientation,
+        np.asarray(tumour_p, dtype=np.float64),
+        np.asarray(assessed, dtype=bool),
+        masks,
+        threshold,
+        run_p,
+    )

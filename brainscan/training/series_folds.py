@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from brainscan.pipeline.evidence import FEATURES, SeriesEvidence, series_evidence
+from brainscan.pipeline.evidence import FEATURES, SeriesEvidence, volume_evidence
 from brainscan.pipeline.masks import clean_mask
 from brainscan.rules import run_length, strongest_window, tumour_probability
 from brainscan.training.series_cache import cache_path, load_case_volume
@@ -70,17 +70,7 @@ def case_evidence(
             mask = clean_mask(prob.astype(np.float32) / 255.0, mask_threshold, pixel_spacing_mm=volume.pixel_spacing_mm)
             if mask.any():
                 masks[int(index)] = mask
-    evidence = series_evidence(
-        volume.pixels,
-        volume.pixel_spacing_mm,
-        volume.slice_spacing_mm,
-        volume.orientation,
-        tumour_p,
-        assessed,
-        masks,
-        threshold,
-        run_p,
-    )
+    evidence = volume_evidence(volume, tumour_p, assessed, masks, threshold, run_p)
     key_on, region_on = None, None
     core = reference_core(case, (full_slices, *volume.shape[1:]))
     if core is not None and stride > 1:
