@@ -175,7 +175,8 @@ class HistoryView(QWidget):
         self.refresh()
 
     def height_for_rows(self, rows: int) -> int:
-        """The height that shows the search bar, the table header and ``rows`` rows."""
+        """The height that shows the search bar, the table header and ``rows`` rows, with room for a horizontal
+        scroll bar (a narrow window shows one; it must not cost a row)."""
         table = self.table
         margins = self.layout().contentsMargins()
         return (
@@ -186,6 +187,7 @@ class HistoryView(QWidget):
             + table.horizontalHeader().sizeHint().height()
             + rows * table.verticalHeader().defaultSectionSize()
             + 2 * table.frameWidth()
+            + table.horizontalScrollBar().sizeHint().height()
             + 2
         )
 

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QSplitter,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -44,6 +43,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_ROWS_SHOWN = 3
 """The study history first opens this many rows tall (also at 1024x700)."""
+IMAGE_MIN_HEIGHT = 300
+"""The image column (controls, slice, slider) is never shorter than this; the history takes at most two fifths
+of the window's height."""
 
 
 class MainWindow(QMainWindow):
@@ -115,28 +117,57 @@ class MainWindow(QMainWindow):
         return self.session.busy
 
     def _build_layout(self) -> None:
-        left = QWidget()
-        column = QVBoxLayout(left)
+        """The image column is the central widget; the result panel is a fixed right dock, full height, and the
+        history a bottom dock under the image column only (the right dock area owns the bottom-right corner), so
+        the panel's slice table keeps its rows at 1024x700 while the history keeps its three."""
+        self.image_column = QWidget()
+        column = QVBoxLayout(self.image_column)
         column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(self.controls)
         column.addWidget(self.view, 1)
         column.addWidget(self.slider)
+        self.image_column.setMinimumHeight(IMAGE_MIN_HEIGHT)
+        self.setCentralWidget(self.image_column)
         self.panel.setMinimumWidth(340)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.panel)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setCollapsible(0, False)  # a dragged splitter must never hide the images or the result
-        self.splitter.setCollapsible(1, False)
-        self.setCentralWidget(self.splitter)
+        self.panel_dock = QDockWidget("Result", self)
+        self.panel_dock.setObjectName("result")
+        self.panel_dock.setWidget(self.panel)
+        # part of the window, not a tool window: no title bar, cannot be closed, floated or moved (a dragged
+        # separator still sets its width, as the splitter did)
+        self.panel_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.panel_dock.setTitleBarWidget(QWidget())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel_dock)
         self.history_dock = QDockWidget("Study history", self)
         self.history_dock.setObjectName("history")
         self.history_dock.setWidget(self.history)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self._set_corners()
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.model_status)
         self.resize(1280, 860)
+
+    def _set_corners(self) -> None:
+        """The result panel runs from the top to the status bar (a restored state brings its own corners)."""
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+    def _place_panel_dock(self) -> None:
+        """A state saved before the panel was a dock (or one that lost it) gets it back on the right, visible."""
+        if (
+            self.dockWidgetArea(self.panel_dock) != Qt.DockWidgetArea.RightDockWidgetArea
+            or self.panel_dock.isFloating()
+        ):
+            self.panel_dock.setFloating(False)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel_dock)
+        self.panel_dock.show()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        # the history takes at most two fifths of the window's height, whatever height it was dragged or saved at
+        # (its old maximum holds until the relayout this asks for: a larger one on shrinking, which the relayout
+        # corrects, or a smaller one on growing, which only keeps the history as it was)
+        most = max(self.history_dock.minimumSizeHint().height(), event.size().height() * 2 // 5)
+        self.history_dock.setMaximumHeight(most)
+        super().resizeEvent(event)
 
     def _connect_views(self) -> None:
         self.slider.valueChanged.connect(self.view.set_index)
@@ -169,6 +200,8 @@ class MainWindow(QMainWindow):
                 title = self.history_dock.style().pixelMetric(QStyle.PixelMetric.PM_TitleBarHeight)
                 height = self.history.height_for_rows(HISTORY_ROWS_SHOWN) + title
                 self.resizeDocks([self.history_dock], [height], Qt.Orientation.Vertical)
+                width = max(self.panel.minimumWidth(), self.width() // 3)
+                self.resizeDocks([self.panel_dock], [width], Qt.Orientation.Horizontal)
             QTimer.singleShot(0, self.worker.start_model_loading)
             if self.store.damage_message:
                 QTimer.singleShot(0, lambda: self._report(StorageError(self.store.damage_message)))
@@ -482,14 +515,13 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray | bytes):
             self.restoreState(state)
-        splitter = self.settings.value("window/splitter")
-        if isinstance(splitter, QByteArray | bytes):
-            self.splitter.restoreState(splitter)
+        self._set_corners()
+        self._place_panel_dock()
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.remove("window/splitter")  # the panel was in a splitter before it became a dock
         self.settings.setValue("view/opacity", self.view.opacity())
         self.settings.sync()
 

@@ -64,14 +64,14 @@ def test_panel_readable_with_a_tall_history(qtbot, make_window, phantom, size):
     window.resize(*size)
     window.resizeDocks([window.history_dock], [size[1]], Qt.Orientation.Vertical)  # drag the history up, all the way
     settle()
-    assert window.history_dock.height() < size[1] // 2  # the central widget's minimum held it back
+    assert window.history_dock.height() < size[1] // 2  # at most two fifths of the window
     assert_panel_readable(window)
 
 
 def test_panel_readable_in_a_small_window_with_the_splitter_dragged(qtbot, make_window, phantom):
     window = analysed(qtbot, make_window, phantom)
     window.resize(1024, 700)
-    window.splitter.setSizes([2000, 1])  # drag the result panel as narrow as it goes
+    window.resizeDocks([window.panel_dock], [1], Qt.Orientation.Horizontal)  # drag the panel as narrow as it goes
     settle()
     assert window.panel.width() >= window.panel.minimumWidth()
     assert_panel_readable(window)
@@ -101,7 +101,10 @@ def test_broken_saved_sizes_do_not_come_back(qtbot, make_window, phantom):
     again = make_window()
     again.resize(1024, 700)
     settle()
-    assert again.centralWidget().height() >= again.panel.minimumSizeHint().height()
+    assert again.centralWidget().height() >= again.centralWidget().minimumHeight()
+    assert again.panel.height() >= again.panel.minimumSizeHint().height()
+    assert again.history_dock.height() < 700 // 2
+    assert_panel_beside_images_and_history(again)  # a state saved with the panel as a dock comes back as it was
 
 
 def test_long_series_after_a_short_one_opens_at_its_middle(qtbot, make_window, tmp_path):
@@ -154,3 +157,73 @@ def test_history_shows_three_rows_at_1024x700(qtbot, make_window, phantom):
     settle()
     assert rows_shown(window.history.table) >= 3, window.history.table.viewport().height()
     assert_panel_readable(window)
+
+
+def table_rows_visible(table) -> float:
+    """Rows of the table's viewport that are on screen: not scrolled out of the panel's details area."""
+    return table.viewport().visibleRegion().boundingRect().height() / table.verticalHeader().defaultSectionSize()
+
+
+def assert_panel_beside_images_and_history(window) -> None:
+    """The result panel runs the window's full height; the history sits under the image column only."""
+    panel, history, images = (
+        rect_in(window, w) for w in (window.panel_dock, window.history_dock, window.centralWidget())
+    )
+    assert window.panel_dock.isVisible() and not window.panel_dock.isFloating()
+    assert history.right() < panel.left() and images.right() < panel.left()
+    assert panel.top() <= images.top() and panel.bottom() >= history.bottom()
+
+
+def test_slice_table_shows_four_rows_at_1024x700(qtbot, make_window, tmp_path):
+    """At 1024x700 the slice table showed about one row (it sat in a short scroll area above the history); the
+    history must keep its three rows meanwhile."""
+    write_phantom_series(tmp_path / "s", n=12, lesion_slices=(5, 6))
+    window = make_window()
+    window.resize(1024, 700)
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
+        window.open_paths([tmp_path / "s"])
+    settle()
+    assert table_rows_visible(window.panel.table) >= TABLE_ROWS_SHOWN, window.panel.table.visibleRegion()
+    assert rows_shown(window.history.table) >= 3
+    assert_panel_beside_images_and_history(window)
+    assert_panel_readable(window)
+
+
+def test_window_state_saved_before_the_panel_was_a_dock(qtbot, make_window, tmp_path):
+    """A state saved by an older BrainScan (the panel in a splitter, the history a full-width bottom dock, a
+    tall one) brings back neither a hidden panel nor a history across the window's width."""
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+
+    from brainscan.ui.settings import app_settings
+
+    old = QMainWindow()
+    qtbot.addWidget(old)
+    old.setCentralWidget(QWidget())
+    dock = QDockWidget("Study history", old)
+    dock.setObjectName("history")
+    dock.setWidget(QWidget())
+    old.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    old.resize(1024, 700)
+    old.show()
+    qtbot.waitExposed(old)
+    old.resizeDocks([dock], [500], Qt.Orientation.Vertical)
+    settle()
+    settings = app_settings()
+    settings.setValue("window/geometry", old.saveGeometry())
+    settings.setValue("window/state", old.saveState())
+    settings.setValue("window/splitter", QByteArray(b"not a splitter state"))
+    settings.sync()
+    old.close()
+
+    write_phantom_series(tmp_path / "s", n=12, lesion_slices=(5, 6))
+    window = make_window()
+    window.resize(1024, 700)
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
+        window.open_paths([tmp_path / "s"])
+    settle()
+    assert_panel_beside_images_and_history(window)
+    assert table_rows_visible(window.panel.table) >= TABLE_ROWS_SHOWN
+    assert_panel_readable(window)
+    window.close()
+    assert app_settings().value("window/splitter") is None
