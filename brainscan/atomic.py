@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary path)`` beside ``path``, then rename the result over ``path``.
+def replace_atomically(path: Path, write: Callable[[Path], None], durable: bool = False) -> None:
+    """Call ``write(temporary path)`` beside ``path``, then rename the result over ``path``; with ``durable``,
+    the file and then its folder are flushed to disk (fsync) before this returns, so a crash right after it
+    cannot lose the file (what a DICOM node must ensure before it answers a C-STORE).
 
     Raises:
         OSError: when the file cannot be written (the temporary file is removed).
@@ -20,13 +22,34 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
     handle.close()
     try:
         write(Path(handle.name))
+        if durable:
+            _fsync(Path(handle.name), required=True)
         os.replace(handle.name, path)
+        if durable:
+            _fsync(path.parent, required=False)
     except BaseException:
         try:
             os.unlink(handle.name)
         except OSError:
             pass
         raise
+
+
+def _fsync(path: Path, required: bool) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to disk; a folder that cannot be synced is left as is."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if required:
+            raise
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        if required:
+            raise
+    finally:
+        os.close(fd)
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
+from brainscan.atomic import replace_atomically
 from brainscan.errors import BrainScanError, PacsError
 from brainscan.pacs.destination import check_ae_title
 
@@ -109,36 +108,8 @@ def write_file(folder: Path, name: str, data: bytes, durable: bool = True) -> Pa
     """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".part", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(handle.name, target)
-        if durable:
-            _fsync_folder(folder)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-        raise
+    replace_atomically(target, lambda temporary: temporary.write_bytes(data), durable=durable)
     return target
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def check_received(event) -> Received:
