@@ -117,6 +117,7 @@ class AnalysisWorker(QObject):
         super().__init__()
         self.models_loader = models_loader or default_models_loader
         self.history_path = history_path
+        self._store = None  # opened (and checked) on the first save, then kept: one connection in this thread
         self.models = None
         self.cancel_event = threading.Event()
         self._loader = BackgroundTask(
@@ -256,12 +257,17 @@ class AnalysisWorker(QObject):
         from brainscan.storage import HistoryStore, default_history_path
 
         try:
-            store = HistoryStore(self.history_path or default_history_path())
+            opened = self._store is None
+            if opened:
+                self._store = HistoryStore(self.history_path or default_history_path())
+            store = self._store
             try:
                 store.save(record)
-            finally:
+            except StorageError:
                 store.close()
-            if store.moved_aside is not None:
+                self._store = None  # the next save opens and checks the file again (a damaged one is moved aside)
+                raise
+            if opened and store.moved_aside is not None:
                 raise StorageError(f"{store.damage_message} This study was saved in the new history.")
         except StorageError:
             raise
