@@ -16,6 +16,7 @@ import numpy as np
 
 from brainscan.errors import ModelError
 from brainscan.runtime.integrity import verify_sha256
+from brainscan.runtime.native_notices import known_native_notices_quiet
 from brainscan.runtime.spec import ModelSpec
 
 #: Upper bound on interpreter threads; XNNPACK gains little past this for one slice at a time.
@@ -90,11 +91,12 @@ class LiteRTRunner:
             raise ModelError("The LiteRT runtime (ai-edge-litert) is not installed.") from exc
         threads = num_threads or default_threads()
         try:
-            if content is not None:
-                self._interpreter = Interpreter(model_content=content, num_threads=threads)
-            else:
-                self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with known_native_notices_quiet():  # the first allocation prints the XNNPACK notice
+                if content is not None:
+                    self._interpreter = Interpreter(model_content=content, num_threads=threads)
+                else:
+                    self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             name = Path(path).name if path is not None else "in memory"
             raise ModelError(f"The LiteRT model {name} could not be opened ({exc}).") from exc

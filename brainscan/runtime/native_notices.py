@@ -1,0 +1,62 @@
+"""Keep the LiteRT runtime's start-up notice off the user's terminal without losing anything else on stderr.
+
+LiteRT's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to file
+descriptor 2 when an interpreter first allocates its tensors; its minimum log level is not reachable from Python
+(no API, no environment variable in ai-edge-litert 2.x). While an interpreter is opened, descriptor 2 is pointed
+at a temporary file; afterwards every captured line except known notices is written back to the real stderr, so
+an error printed by another thread in that window is delayed by milliseconds, never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+KNOWN_NOTICES = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+"""Whole lines the runtime prints on every start that tell a user nothing (kept in the debug log instead)."""
+
+_redirect_lock = threading.Lock()
+
+
+def without_known_notices(text: str) -> tuple[str, list[str]]:
+    """``text`` without the known notice lines, and the notices removed."""
+    kept, dropped = [], []
+    for line in text.splitlines(keepends=True):
+        (dropped if line.strip() in KNOWN_NOTICES else kept).append(line)
+    return "".join(kept), [line.strip() for line in dropped]
+
+
+@contextlib.contextmanager
+def known_native_notices_quiet() -> Iterator[None]:
+    """Run the block with descriptor 2 captured, then pass everything but known notices on to stderr.
+
+    Where descriptor 2 cannot be duplicated (a windowed app without a console) the block runs unchanged.
+    """
+    with _redirect_lock:
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield
+            return
+        with tempfile.TemporaryFile() as capture:
+            try:
+                os.dup2(capture.fileno(), 2)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, 2)
+            finally:
+                os.close(saved)
+                capture.seek(0)
+                kept, dropped = without_known_notices(capture.read().decode("utf-8", "replace"))
+                for notice in dropped:
+                    log.debug("runtime: %s", notice)
+                if kept:
+                    with contextlib.suppress(OSError):
+                        os.write(2, kept.encode("utf-8"))
