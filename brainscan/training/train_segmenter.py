@@ -17,7 +17,7 @@ from PIL import Image
 
 from brainscan.runtime.keras.unet import SEGMENTER_SIZE, build_segmenter
 from brainscan.runtime.preprocess import pad_to_square, preprocess_gray
-from brainscan.training.losses import dice_bce_loss, dice_metric
+from brainscan.training.losses import LOSSES, dice_metric
 from brainscan.training.segmentation_data import block_split, read_segmentation_set
 from brainscan.training.train_classifier import RunState, add_finetune_arguments, configure_run_logging, fit_run
 
@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--block", type=int, default=60, help="file numbers per split block (limits leakage)")
+    parser.add_argument(
+        "--loss", choices=sorted(LOSSES), default="dice_bce",
+        help="bce_tumour_dice: soft Dice only on slices with tumour (for packs with tumour-free slices)",
+    )
     parser.add_argument("--resume", action="store_true")
     add_finetune_arguments(parser, "segmenter-pack")
 
@@ -130,6 +134,9 @@ def check_resume_shape(recorded: dict, args: argparse.Namespace) -> None:
         started = int(recorded.get(key, default))
         if started != getattr(args, key):
             raise SystemExit(f"error: {args.out} was started with {flag} {started}; resume it with the same value.")
+    started_loss = recorded.get("loss", "dice_bce")
+    if started_loss != args.loss:
+        raise SystemExit(f"error: {args.out} was started with --loss {started_loss}; resume it with the same value.")
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -169,7 +176,8 @@ def train(args: argparse.Namespace) -> Path:
     )
     if resuming:
         model = keras.models.load_model(
-            out / "last.keras", custom_objects={"dice_bce_loss": dice_bce_loss, "MeanSliceDice": type(dice_metric())}
+            out / "last.keras",
+            custom_objects={**{f.__name__: f for f in LOSSES.values()}, "MeanSliceDice": type(dice_metric())},
         )
         model.jit_compile = args.jit
         log.info("resumed from epoch %d", state.data["epoch"])
@@ -185,11 +193,15 @@ def train(args: argparse.Namespace) -> Path:
             0.0, decay_steps=args.epochs * steps, warmup_target=args.lr, warmup_steps=min(200, steps)
         )
         model.compile(
-            optimizer=keras.optimizers.Adam(schedule), loss=dice_bce_loss, metrics=[dice_metric()], jit_compile=args.jit
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=LOSSES[args.loss],
+            metrics=[dice_metric()],
+            jit_compile=args.jit,
         )
     state.data.update({"epochs_planned": args.epochs, "steps_per_epoch": steps, "batch_size": args.batch_size,
                        "seed": args.seed, "lr": args.lr, "base_filters": args.base_filters,
-                       "size": args.size, "jit": args.jit, "precision": getattr(args, "precision", "float32"),
+                       "size": args.size, "jit": args.jit, "loss": args.loss,
+                       "precision": getattr(args, "precision", "float32"),
                        "volume_pack": str(args.volume_pack) if getattr(args, "volume_pack", None) else None,
                        "pack_weight": getattr(args, "pack_weight", None),
                        "finetune_from": str(args.finetune_from) if getattr(args, "finetune_from", None) else None,
