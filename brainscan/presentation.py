@@ -251,6 +251,7 @@ def headline(
     cannot_assess: str = "",
     types: Mapping[str, float] | None = None,
     image_set: Mapping | None = None,
+    type_doubt: str = "",
 ) -> Headline:
     """The headline for a verdict; the one place its wording and colour are decided.
 
@@ -264,6 +265,8 @@ def headline(
             says "type uncertain (X or Y)" instead of one type.
         image_set: for a set of unrelated images, {"images": N, "suggest_tumour": K, "reason": why}: the title
             says so, and there is no series probability.
+        type_doubt: why the named type does not fit the lesion (brainscan.pipeline.type_plausibility): the title
+            says "type not recognised" instead of a type.
     """
     cautions = tuple(dict.fromkeys(c for c in cautions if c))
     if cannot_assess:
@@ -280,7 +283,8 @@ def headline(
         )
         probability = ""
     elif tumour:
-        finding, state = f"Tumour suspected: {type_words(label, types)}", TUMOUR
+        kind = "type not recognised" if type_doubt else type_words(label, types)
+        finding, state = f"Tumour suspected: {kind}", TUMOUR
     elif label == ABNORMAL_LABEL:
         finding, state = LABEL_NAMES[ABNORMAL_LABEL], ABNORMAL
     else:
@@ -315,6 +319,7 @@ def result_headline(result: AnalysisResult) -> Headline:
         cannot_assess_reason(v),
         types=type_probabilities(v.probabilities),
         image_set=image_set_of(result),
+        type_doubt=v.type_doubt,
     )
 
 
@@ -340,6 +345,7 @@ def summary_headline(summary: Mapping) -> Headline:
         cannot_assess_reason(v),
         types=summary_type_probabilities(summary),
         image_set=v.get("image_set"),
+        type_doubt=str(v.get("type_doubt") or ""),
     )
 
 

@@ -144,6 +144,7 @@ class SeriesVerdict:
     basis: str = ""  # what the verdict rests on, in words (the series evidence for volumes)
     abnormal_probability: float | None = None  # the series model's P(abnormal, not a tumour), when it decided
     evidence: dict = field(default_factory=dict)  # the series evidence it weighed (brainscan.pipeline.evidence)
+    type_doubt: str = ""  # why the named tumour type does not fit the lesion (brainscan.pipeline.type_plausibility)
 
 
 @dataclass(frozen=True)

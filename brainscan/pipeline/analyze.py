@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -39,6 +40,7 @@ from brainscan.pipeline.assessability import (
 from brainscan.pipeline.evidence import volume_evidence
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
+from brainscan.pipeline.type_plausibility import PITUITARY, series_midline_offset, type_doubt
 from brainscan.pipeline.verdict import evidence_verdict, image_set_verdict, series_verdict
 from brainscan.rules import describe_gate, outline_gate, slice_threshold, tumour_threshold_of
 from brainscan.types import AnalysisResult, ModelInfo, SegmentationResult, SlicePrediction, Volume
@@ -269,6 +271,7 @@ def analyze(
     timings["explain"] = time.perf_counter() - start
 
     segmentations = dict(sorted(segmentations.items()))  # slice order, whatever order they were outlined in
+    verdict = with_type_doubt(volume, verdict, segmentations)
     masks = [s.mask for s in segmentations.values()]
     diameters = [s.longest_diameter for s in segmentations.values() if s.longest_diameter is not None]
     if volume.pixel_spacing_mm is None:
@@ -296,6 +299,19 @@ def analyze(
         cautions=tuple(unlike),
         segmented=tuple(sorted(gated)) if segmenter is not None else None,
     )
+
+
+def with_type_doubt(volume: Volume, verdict, segmentations: dict[int, SegmentationResult]):
+    """The verdict, with ``type_doubt`` and its basis saying so when the named type does not fit where the
+    outlined lesion lies (brainscan.pipeline.type_plausibility)."""
+    if not verdict.tumour or verdict.label != PITUITARY or not segmentations:
+        return verdict
+    masks = {index: s.mask for index, s in segmentations.items()}
+    doubt = type_doubt(verdict.label, series_midline_offset(volume, masks, verdict.key_slices))
+    if not doubt:
+        return verdict
+    basis = f"{verdict.basis}; {doubt}" if verdict.basis else doubt
+    return replace(verdict, type_doubt=doubt, basis=basis)
 
 
 def segment_slices(volume: Volume, segmenter, indices: list[int]) -> dict[int, SegmentationResult]:

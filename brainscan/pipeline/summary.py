@@ -110,6 +110,7 @@ def result_to_dict(result: AnalysisResult, deidentify: bool = False) -> dict:
             "tumour_probability_definition": SERIES_PROBABILITY,
             "tumour_type_given_tumour": {k: round(x, 6) for k, x in type_probabilities(v.probabilities).items()},
             "type_uncertain": bool(v.tumour and uncertain_type(type_probabilities(v.probabilities))),
+            "type_doubt": v.type_doubt or None,
             "image_set": image_set_of(result),
             "key_slices": list(v.key_slices),
             "key_slice_numbers": [k + 1 for k in v.key_slices],

@@ -409,10 +409,12 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
         doc.paragraph(f"What the verdict rests on: {verdict.basis}.", size=8.5, height=4.2)
     doc.ln(1)
     doc.set_font(FONT, "B", 9.5)
-    if verdict.tumour:  # without a tumour, tumour-type bars would suggest a type where there is none
+    # without a tumour, or with a type that does not fit the lesion, bars would suggest a type where there is none
+    show_types = verdict.tumour and not verdict.type_doubt
+    if show_types:
         doc.cell(0, 5, pdf_text(f"{TYPE_PROBABILITIES}:"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     bar_x, bar_w = doc.l_margin + 58, 80
-    types = type_probabilities(verdict.probabilities) if verdict.tumour else {}
+    types = type_probabilities(verdict.probabilities) if show_types else {}
     for name, p in types.items():
         y = doc.get_y()
         bold = verdict.tumour and name == verdict.label

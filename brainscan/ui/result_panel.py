@@ -355,7 +355,9 @@ class ResultPanel(QWidget):
         # the type bars mean something only when a tumour is suspected: hidden otherwise (values like "Glioma 0.96"
         # under "No tumour found" read as a finding)
         # nor for a set of unrelated images: types of different people's images do not add up to one
+        # nor when the named type does not fit the lesion ("type not recognised")
         has_type = bool(v.get("tumour")) and v.get("assessable", True) and not v.get("image_set")
+        has_type = has_type and not v.get("type_doubt")
         self.types.setEnabled(has_type)
         self.types.setVisible(has_type)
         self.measurements.setText(self._measurement_text(summary))
