@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--block", type=int, default=60, help="file numbers per split block (limits leakage)")
     parser.add_argument(
-        "--loss", choices=sorted(LOSSES), default="dice_bce",
+        "--loss",
+        choices=sorted(LOSSES),
+        default="dice_bce",
         help="bce_tumour_dice: soft Dice only on slices with tumour (for packs with tumour-free slices)",
     )
     parser.add_argument("--resume", action="store_true")
