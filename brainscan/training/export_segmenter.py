@@ -20,6 +20,13 @@ CARD_FILE = SEGMENTER_CARD
 VALIDATION_LIST = "segmenter_unet_validation_files.json"
 
 
+LOSS_WORDS = {
+    "dice_bce": "BCE + soft Dice",
+    "bce_tumour_dice": "BCE on every slice + soft Dice on the slices with tumour",
+}
+"""The card's words for each ``train segmenter --loss``."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from brainscan.config import models_dir
 
@@ -116,7 +123,7 @@ def export(args: argparse.Namespace) -> dict:
         "architecture": f"U-Net, VGG-style encoder blocks (2x conv3x3+BN+ReLU), depth 4, base {base} filters",
         "base_filters": base,
         "how_trained": f"{origin}; Adam with warmup and cosine decay; "
-        "loss BCE + soft Dice; "
+        f"loss {LOSS_WORDS[state.get('loss', 'dice_bce')]}; "
         "augmentation: flips, 90-degree turns, gamma 0.8-1.25; "
         f"{state.get('epochs_planned')} epochs planned, weights from epoch {state.get('best_epoch')} "
         f"({state.get('weights_taken', 'best validation Dice')})",
