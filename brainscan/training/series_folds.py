@@ -389,6 +389,19 @@ MIN_SLICES = 8
 """Series with fewer slices (and image folders without spacing) keep the slice rule."""
 
 
+def candidate_segmenter(card: Path):
+    """A segmenter that is not shipped yet (an exported candidate's card), to judge it by the folds.
+
+    Raises:
+        ModelError: when its files are missing or do not match the card.
+    """
+    from brainscan.runtime.loading import choose_runtime, load_segmenter, requested_runtime
+    from brainscan.runtime.spec import read_spec
+
+    spec = read_spec(Path(card))
+    return load_segmenter(spec, choose_runtime(requested_runtime(), spec))
+
+
 def run(args) -> int:
     """`brainscan evaluate folds`: fill the cache (resumable), measure the evidence, run the folds, print the
     table; with ``--export DIR`` also write the shipped series model fitted on everyone."""
@@ -401,18 +414,19 @@ def run(args) -> int:
         print(f"No series found under {args.data}/volumes.")
         return 2
     models = load_shipped_models()
-    if models.segmenter is None:
+    segmenter = candidate_segmenter(args.segmenter_card) if args.segmenter_card else models.segmenter
+    if segmenter is None:
         print("The folds need the segmenter; it is not installed.")
         return 2
-    fill_cache(cases, args.cache, models.classifier, models.segmenter, models_key(models.classifier, models.segmenter))
+    fill_cache(cases, args.cache, models.classifier, segmenter, models_key(models.classifier, segmenter))
     threshold = models.classifier.spec.tumour_threshold or 0.5
-    rows = all_evidence(cases, args.cache, threshold, models.segmenter.spec.mask_threshold)
-    report = run_folds(rows, threshold, models.segmenter.spec.mask_threshold)
+    rows = all_evidence(cases, args.cache, threshold, segmenter.spec.mask_threshold)
+    report = run_folds(rows, threshold, segmenter.spec.mask_threshold)
     print_report(report)
     if args.json:
         write_report(report, args.json)
     if args.export:
-        slice_models = {"classifier": models.classifier.spec.version, "segmenter": models.segmenter.spec.version}
+        slice_models = {"classifier": models.classifier.spec.version, "segmenter": segmenter.spec.version}
         print(f"wrote {export_series_model(rows, report, args.export, slice_models)}")
     return 0
 
@@ -424,3 +438,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cache", type=Path, default=Path("runs/series_cache"), help="model outputs per series")
     parser.add_argument("--json", type=Path, help="write the folds, person by person, as JSON here")
     parser.add_argument("--export", type=Path, help="write series_model.json and its weights into this folder")
+    parser.add_argument(
+        "--segmenter-card", type=Path, help="judge this exported segmenter (its card) instead of the shipped one"
+    )
