@@ -183,6 +183,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
             if args.no_tumour_dir:
                 report["no_tumour"] = outlined_fraction_in_folder(segmenter, args.no_tumour_dir)
+            if args.volume_pack:
+                report["held_out_volumes"] = held = _evaluate_pack(segmenter, args.volume_pack)
+                text += (
+                    f"\nheld-out volume slices: {held['slices']} with tumour, "
+                    f"dice mean {held.get('dice_mean', 0):.4f}, "
+                    f"outlined over true area {held.get('outlined_over_true_area', 0):.3f}"
+                )
+                if "tumour_free_slices" in held:
+                    text += (
+                        f"; {held['tumour_free_slices']} tumour-free, outlined on "
+                        f"{held['tumour_free_outlined_fraction']:.1%}"
+                    )
             if "no_tumour" in report:
                 text += (
                     f"\nno-tumour slices: {report['no_tumour']['n']}, outlined on "
@@ -200,6 +212,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _evaluate_pack(segmenter, pack_file: Path) -> dict:
+    """The held-out part of a segmenter pack, scored as `export segmenter` scores it for the card.
+
+    Raises:
+        SeriesLoadError: when the pack cannot be read.
+    """
+    import numpy as np
+
+    from brainscan.errors import SeriesLoadError
+    from brainscan.training.segmentation_evaluation import evaluate_pack_slices
+
+    try:
+        with np.load(pack_file) as data:
+            pack = {key: data[key] for key in ("images", "masks", "split", "source")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise SeriesLoadError(f"{pack_file} is not a segmenter pack ({exc}).") from exc
+    return evaluate_pack_slices(segmenter, pack, "val")
 
 
 def _evaluate_segmenter_validation(segmenter, spec, root: Path) -> dict:
@@ -384,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the slices in the card's validation list, plus the classifier's tumour-free validation slices "
         "(the card's validation numbers)",
+    )
+    evaluate_segmenter.add_argument(
+        "--volume-pack",
+        type=Path,
+        help="also the held-out slices of this segmenter pack (brainscan train segmenter-pack): Dice, outlined over "
+        "true area, tumour-free slices outlined (the card's held_out_volumes)",
     )
     evaluate_segmenter.add_argument(
         "--views", type=int, choices=(1, 2, 8), help="test-time views instead of the card's (to price them)"

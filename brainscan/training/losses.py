@@ -34,7 +34,35 @@ def bce_tumour_dice_loss(y_true, y_pred):
     return bce + has_tumour * (1.0 - soft_dice)
 
 
-LOSSES = {"dice_bce": dice_bce_loss, "bce_tumour_dice": bce_tumour_dice_loss}
+EMPTY_TOP_PIXELS = 64
+"""Pixels whose mean probability a tumour-free slice is judged by in ``bce_tumour_dice_empty_peak_loss`` (about the
+smallest outline post-processing keeps, 20 px at 256 px, with room for its edge)."""
+
+
+def bce_tumour_dice_empty_peak_loss(y_true, y_pred):
+    """``bce_tumour_dice_loss`` plus, on tumour-free slices, the cross-entropy of its most confident pixels
+    (the mean of the top EMPTY_TOP_PIXELS) against 0.
+
+    Why: an outline appears where a handful of pixels pass the threshold, and the pixel loss averages them over
+    65,536 pixels into nothing (trained with it alone, 74 % of tumour-free validation slices kept an outline).
+    This term punishes exactly what makes an outline, on the tumour-free slices only, so the tumour slices keep
+    their soft Dice (with Dice on the empty slices too, the outlines of tumours shrank by a quarter).
+    """
+    from keras import ops
+
+    base = bce_tumour_dice_loss(y_true, y_pred)
+    flat = ops.reshape(ops.cast(y_pred, "float32"), (ops.shape(y_pred)[0], -1))
+    peak = ops.mean(ops.top_k(flat, EMPTY_TOP_PIXELS)[0], axis=-1)
+    empty = ops.cast(ops.sum(y_true, axis=(1, 2, 3)) <= 0, "float32")
+    penalty = -ops.log(ops.clip(1.0 - peak, 1e-6, 1.0))
+    return ops.cast(base, "float32") + empty * penalty
+
+
+LOSSES = {
+    "dice_bce": dice_bce_loss,
+    "bce_tumour_dice": bce_tumour_dice_loss,
+    "bce_tumour_dice_empty_peak": bce_tumour_dice_empty_peak_loss,
+}
 """Segmenter losses by the name ``brainscan train segmenter --loss`` takes."""
 
 

@@ -45,3 +45,20 @@ def test_evaluate_segmenter_json_at_512px(tmp_path):
     no_tumour = json.loads(out.read_text())["no_tumour"]
     assert no_tumour["n"] == 3 and 0.0 <= no_tumour["outlined_fraction"] <= 1.0
     assert main([*args, "--no-tumour-dir", str(tmp_path / "masks-none")]) == 2  # missing folder: clear error
+    # and, given a segmenter pack, its held-out volume slices as the card's held_out_volumes
+    pack = tmp_path / "pack.npz"
+    masks = np.zeros((4, 256, 256), np.uint8)
+    masks[:2, 100:140, 100:150] = 1  # two tumour slices, two tumour-free ones
+    np.savez(
+        pack,
+        images=np.random.default_rng(0).integers(0, 255, (4, 256, 256), dtype=np.uint8),
+        masks=masks,
+        split=np.asarray(["val", "val", "val", "train"]),
+        source=np.asarray(["a/t1ce", "a/t1ce", "a/t1ce", "b/t1ce"]),
+    )
+    assert main([*args, "--volume-pack", str(pack)]) == 0
+    held = json.loads(out.read_text())["held_out_volumes"]
+    assert held["slices"] == 2 and held["tumour_free_slices"] == 1
+    assert set(held["by_source"]) == {"a/t1ce"}
+    (tmp_path / "broken.npz").write_bytes(b"not a pack")
+    assert main([*args, "--volume-pack", str(tmp_path / "broken.npz")]) == 2
