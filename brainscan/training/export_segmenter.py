@@ -23,6 +23,10 @@ VALIDATION_LIST = "segmenter_unet_validation_files.json"
 LOSS_WORDS = {
     "dice_bce": "BCE + soft Dice",
     "bce_tumour_dice": "BCE on every slice + soft Dice on the slices with tumour",
+    "bce_tumour_dice_empty_peak": "BCE on every slice + soft Dice on the slices with tumour + on tumour-free slices "
+    "the cross-entropy of the mean of the 64 most confident pixels against 0",
+    "bce_tumour_dice_light_peak": "BCE on every slice + soft Dice on the slices with tumour + on tumour-free slices "
+    "0.2 x the cross-entropy of the mean of the 64 most confident pixels against 0",
 }
 """The card's words for each ``train segmenter --loss``."""
 
