@@ -49,14 +49,16 @@ def test_mask_grid_round_trip_stays_binary_and_aligned():
     assert overlap > 0.97
 
 
-def test_resume_refuses_another_input_size_or_width(tmp_path):
+def test_resume_refuses_another_input_size_width_or_loss(tmp_path):
     import argparse
 
     from brainscan.training.train_segmenter import check_resume_shape
 
-    args = argparse.Namespace(out=tmp_path, size=128, base_filters=16)
+    args = argparse.Namespace(out=tmp_path, size=128, base_filters=16, loss="dice_bce")
     check_resume_shape({"size": 128, "base_filters": 16}, args)  # same shape: fine
     with pytest.raises(SystemExit, match="--size 256"):
         check_resume_shape({}, args)  # runs from before --size existed were 256 px
     with pytest.raises(SystemExit, match="--base-filters 24"):
         check_resume_shape({"size": 128, "base_filters": 24}, args)
+    with pytest.raises(SystemExit, match="--loss bce_tumour_dice"):
+        check_resume_shape({"size": 128, "base_filters": 16, "loss": "bce_tumour_dice"}, args)
