@@ -433,8 +433,9 @@ def _verdict_section(doc: _Document, result: AnalysisResult) -> None:
     not_assessed = sum(not p.assessed for p in result.predictions)
     doc.paragraph(
         f"Verdict rule: {verdict.rule}. A slice's tumour probability is 1 - P(no tumour). The tumour type is the "
-        "tumour class with the highest probability over the tumour-positive slices; the bars above share out 100% "
-        f"among the three tumour types. Outlines: {result.gate}. "
+        "tumour class with the highest probability over the tumour-positive slices"
+        + ("; the bars above share out 100% among the three tumour types" if show_types else "")
+        + f". Outlines: {result.gate}. "
         f"{verdict.assessed_slices} of {len(result.predictions)} slices were assessed"
         + (
             f"; {not_assessed} were not (too little head, no usable signal, or unlike the training images) and "
