@@ -3,8 +3,9 @@
 LiteRT's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to file
 descriptor 2 when an interpreter first allocates its tensors; its minimum log level is not reachable from Python
 (no API, no environment variable in ai-edge-litert 2.x). While an interpreter is opened, descriptor 2 is pointed
-at a temporary file; afterwards every captured line except known notices is written back to the real stderr, so
-an error printed by another thread in that window is delayed by milliseconds, never dropped.
+at a pipe that a thread drains into memory (no file: the app writes nothing outside its data folder); afterwards
+every captured line except known notices is written back to the real stderr, so an error printed by another
+thread in that window is delayed by milliseconds, never dropped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -32,6 +32,16 @@ def without_known_notices(text: str) -> tuple[str, list[str]]:
     return "".join(kept), [line.strip() for line in dropped]
 
 
+DRAIN_WAIT_S = 2.0
+"""How long to wait for the pipe to close after the block (a child process started meanwhile may hold it open)."""
+
+
+def _drain(read_fd: int, chunks: list[bytes]) -> None:
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            chunks.append(chunk)
+
+
 @contextlib.contextmanager
 def known_native_notices_quiet() -> Iterator[None]:
     """Run the block with descriptor 2 captured, then pass everything but known notices on to stderr.
@@ -44,19 +54,25 @@ def known_native_notices_quiet() -> Iterator[None]:
         except OSError:
             yield
             return
-        with tempfile.TemporaryFile() as capture:
+        read_fd, write_fd = os.pipe()
+        chunks: list[bytes] = []
+        reader = threading.Thread(target=_drain, args=(read_fd, chunks), name="stderr-drain", daemon=True)
+        reader.start()
+        try:
             try:
-                os.dup2(capture.fileno(), 2)
-                try:
-                    yield
-                finally:
-                    os.dup2(saved, 2)
+                os.dup2(write_fd, 2)
             finally:
-                os.close(saved)
-                capture.seek(0)
-                kept, dropped = without_known_notices(capture.read().decode("utf-8", "replace"))
-                for notice in dropped:
-                    log.debug("runtime: %s", notice)
-                if kept:
-                    with contextlib.suppress(OSError):
-                        os.write(2, kept.encode("utf-8"))
+                os.close(write_fd)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)  # the pipe's last writer is gone: the reader sees its end
+        finally:
+            os.close(saved)
+            reader.join(DRAIN_WAIT_S)
+            kept, dropped = without_known_notices(b"".join(chunks).decode("utf-8", "replace"))
+            for notice in dropped:
+                log.debug("runtime: %s", notice)
+            if kept:
+                with contextlib.suppress(OSError):
+                    os.write(2, kept.encode("utf-8"))
