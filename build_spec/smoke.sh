@@ -99,6 +99,17 @@ if [ "$rc" != 2 ] || grep -q "Traceback" "$WORK/echo.stderr" || ! grep -q "127.0
   fail "frozen brainscan echo should exit 2 naming 127.0.0.1:1 (exit $rc)"
 fi
 
+step "4c. frozen: brainscan batch, two worker processes (the frozen executable must start its own workers)"
+if [ -z "${NO_MODELS:-}" ]; then
+  frozen "$WORK/batch.trace" batch "$WORK/series" --out "$WORK/out/batch" --workers 2 2>"$WORK/batch.stderr" \
+      && rc=0 || rc=$?
+  tail -3 "$WORK/batch.stderr"
+  if [ "$rc" != 0 ] || grep -q "Traceback\|invalid choice" "$WORK/batch.stderr" \
+      || ! grep -q "^[0-9a-f]*,.*,tumour,tumour," "$WORK/out/batch/results.csv"; then
+    fail "frozen brainscan batch should analyse the series in a worker process (exit $rc)"
+  fi
+fi
+
 step "5. result check (against the same LiteRT models in the development install)"
 # The frozen app must give the development install's results from the same model files: that checks the
 # packaging. LiteRT against Keras (within each card's bound, or its validation check for a quantised model) is
