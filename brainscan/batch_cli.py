@@ -16,6 +16,13 @@ from pathlib import Path
 from brainscan.text import display_path, printable
 
 
+def batch_extra_hint() -> str:
+    """Where Dask and Arrow come from: the desktop app does not bundle them; a Python install gets the extra."""
+    if getattr(sys, "frozen", False):
+        return "the desktop app does not include it; a Python install with pip install -e '.[batch]' does"
+    return "pip install -e '.[batch]'"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("roots", nargs="*", type=Path, metavar="ROOT", help="folders (or files) to search for series")
     parser.add_argument("--out", type=Path, required=True, help="output folder: table, journal, per-series files")
@@ -78,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             import distributed  # noqa: F401
         except ImportError:
-            err("--scheduler and --local-cluster need Dask: pip install -e '.[batch]'.")
+            err(f"--scheduler and --local-cluster need Dask: {batch_extra_hint()}.")
             return 2
     if not have_pyarrow():
-        err("warning: pyarrow is not installed (pip install -e '.[batch]'): the table is written as CSV only.")
+        err(f"warning: pyarrow is not installed ({batch_extra_hint()}): the table is written as CSV only.")
     workers = args.workers or os.cpu_count() or 1
     threads = args.threads
     if threads is None and not args.scheduler:  # this machine's cores, shared out so workers do not oversubscribe
