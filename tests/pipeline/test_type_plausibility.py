@@ -73,3 +73,18 @@ def test_a_midline_lesion_keeps_its_pituitary_type(tmp_path):
     result = analyze(series_with_lesion_at(tmp_path, 0.5), PituitaryClassifier(), FakeSegmenter())
     assert not result.verdict.type_doubt
     assert result_headline(result).title == "Tumour suspected: Pituitary"
+
+
+def test_in_an_image_folder_a_stray_outline_does_not_move_the_lesion():
+    """Each key slice is judged by its outline's largest part, as the limit was measured."""
+    from types import SimpleNamespace
+
+    from brainscan.pipeline.type_plausibility import series_midline_offset
+
+    pixels = np.zeros((1, 64, 100), np.float32)
+    pixels[0, 8:56, 10:90] = 500.0  # the head: 80 px wide, centre at 49.5
+    outline = np.zeros((64, 100), bool)
+    outline[28:36, 46:54] = True  # the lesion, on the midline
+    outline[30:33, 84:87] = True  # a stray outline near the edge
+    folder = SimpleNamespace(pixels=pixels, pixel_spacing_mm=None, slice_spacing_mm=None, image_set="")
+    assert series_midline_offset(folder, {0: outline}, (0,)) == pytest.approx(0.0, abs=1e-9)
