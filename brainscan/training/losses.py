@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 
-def dice_bce_loss(y_true, y_pred):
-    """Binary cross-entropy plus soft Dice (per image), robust to the small size of most tumours."""
+def _bce_and_soft_dice(y_true, y_pred):
+    """Per slice: (mean pixel binary cross-entropy, soft Dice, tumour pixels in the truth)."""
     import keras
     from keras import ops
 
-    bce = keras.losses.binary_crossentropy(y_true, y_pred)
-    bce = ops.mean(bce, axis=(1, 2))
+    bce = ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=(1, 2))
+    truth = ops.sum(y_true, axis=(1, 2, 3))
     inter = ops.sum(y_true * y_pred, axis=(1, 2, 3))
-    total = ops.sum(y_true, axis=(1, 2, 3)) + ops.sum(y_pred, axis=(1, 2, 3))
-    soft_dice = (2.0 * inter + 1.0) / (total + 1.0)
+    soft_dice = (2.0 * inter + 1.0) / (truth + ops.sum(y_pred, axis=(1, 2, 3)) + 1.0)
+    return bce, soft_dice, truth
+
+
+def dice_bce_loss(y_true, y_pred):
+    """Binary cross-entropy plus soft Dice (per image), robust to the small size of most tumours."""
+    bce, soft_dice, _ = _bce_and_soft_dice(y_true, y_pred)
     return bce + (1.0 - soft_dice)
 
 
@@ -23,15 +28,10 @@ def bce_tumour_dice_loss(y_true, y_pred):
     punishes a faint haze as hard as missing a whole tumour; the 2026-12-03 runs trained with it became quiet but
     outlined a quarter less of each tumour. Here an empty slice is taught silence by the pixel loss alone.
     """
-    import keras
     from keras import ops
 
-    bce = ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=(1, 2))
-    truth = ops.sum(y_true, axis=(1, 2, 3))
-    inter = ops.sum(y_true * y_pred, axis=(1, 2, 3))
-    soft_dice = (2.0 * inter + 1.0) / (truth + ops.sum(y_pred, axis=(1, 2, 3)) + 1.0)
-    has_tumour = ops.cast(truth > 0, bce.dtype)
-    return bce + has_tumour * (1.0 - soft_dice)
+    bce, soft_dice, truth = _bce_and_soft_dice(y_true, y_pred)
+    return bce + ops.cast(truth > 0, bce.dtype) * (1.0 - soft_dice)
 
 
 EMPTY_TOP_PIXELS = 64
