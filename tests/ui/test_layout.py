@@ -174,15 +174,21 @@ def assert_panel_beside_images_and_history(window) -> None:
     assert panel.top() <= images.top() and panel.bottom() >= history.bottom()
 
 
-def test_slice_table_shows_four_rows_at_1024x700(qtbot, make_window, tmp_path):
-    """At 1024x700 the slice table showed about one row (it sat in a short scroll area above the history); the
-    history must keep its three rows meanwhile."""
+def small_window_with_result(qtbot, make_window, tmp_path):
+    """A 1024x700 window showing the result of a 12-slice series with a lesion."""
     write_phantom_series(tmp_path / "s", n=12, lesion_slices=(5, 6))
     window = make_window()
     window.resize(1024, 700)
     with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
         window.open_paths([tmp_path / "s"])
     settle()
+    return window
+
+
+def test_slice_table_shows_four_rows_at_1024x700(qtbot, make_window, tmp_path):
+    """At 1024x700 the slice table showed about one row (it sat in a short scroll area above the history); the
+    history must keep its three rows meanwhile."""
+    window = small_window_with_result(qtbot, make_window, tmp_path)
     assert table_rows_visible(window.panel.table) >= TABLE_ROWS_SHOWN, window.panel.table.visibleRegion()
     assert rows_shown(window.history.table) >= 3
     assert_panel_beside_images_and_history(window)
@@ -216,12 +222,7 @@ def test_window_state_saved_before_the_panel_was_a_dock(qtbot, make_window, tmp_
     settings.sync()
     old.close()
 
-    write_phantom_series(tmp_path / "s", n=12, lesion_slices=(5, 6))
-    window = make_window()
-    window.resize(1024, 700)
-    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
-        window.open_paths([tmp_path / "s"])
-    settle()
+    window = small_window_with_result(qtbot, make_window, tmp_path)
     assert_panel_beside_images_and_history(window)
     assert table_rows_visible(window.panel.table) >= TABLE_ROWS_SHOWN
     assert_panel_readable(window)
