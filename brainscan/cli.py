@@ -104,6 +104,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         train_segmenter(args)
         return 0
+    if args.model == "segmenter-gate":
+        from brainscan.training.segmenter_gate import fit as fit_gate
+
+        entry = fit_gate(args)
+        print(f"slice gate written: threshold logit {entry['threshold_logit']:.3f}, L2 {entry['chosen_by']['l2']:g}")
+        return 0
     print(f"unknown model {args.model}", file=sys.stderr)
     return 2
 
@@ -172,6 +178,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             segmenter = load_segmenter(spec, choose_runtime(requested, spec))
             if args.views:
                 segmenter.views = args.views  # what-if: the card's model read with another number of views
+                if segmenter.gate is not None and segmenter.gate.views != args.views:
+                    print(
+                        f"note: the slice gate was fitted on {segmenter.gate.views}-view features; with {args.views} "
+                        "views it reads features it was not fitted on",
+                        file=sys.stderr,
+                    )
             if args.validation_split:
                 report = _evaluate_segmenter_validation(segmenter, spec, args.dir)
             else:
@@ -381,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_segmentation_pack_arguments(
         train_sub.add_parser("segmenter-pack", help="segmenter training slices from the BraTS volumes (all planes)")
+    )
+    from brainscan.training.segmenter_gate import add_arguments as add_gate_arguments
+
+    add_gate_arguments(
+        train_sub.add_parser(
+            "segmenter-gate", help="fit the segmenter's slice gate (is there a tumour on this slice at all?)"
+        )
     )
     train.set_defaults(func=cmd_train)
 

@@ -232,10 +232,12 @@ def analyze(
     total = n + (len(ordered) if segmenter is not None else 0) + (len(verdict.key_slices) if explainable else 0)
     progress = {"done": n}
 
+    rejected: set[int] | None = set() if by_evidence else None  # outlines that are evidence, never shown
+
     def outline(chunk_indices: list[int]) -> dict[int, SegmentationResult]:
         check()
         report(progress["done"], total, f"Outlining slice {progress['done'] - n + 1} of {len(ordered)}")
-        found = segment_slices(volume, segmenter, chunk_indices)
+        found = segment_slices(volume, segmenter, chunk_indices, rejected)
         progress["done"] += len(chunk_indices)
         report(progress["done"], total, f"Outlined {progress['done'] - n} of {len(ordered)} slices")
         return found
@@ -251,6 +253,7 @@ def analyze(
     timings["segment"] = time.perf_counter() - start
     if by_evidence:
         verdict = decide_by_evidence(volume, predictions, verdict, segmentations, threshold, series_model)
+        segmentations = {i: s for i, s in segmentations.items() if i not in rejected}  # the gate's say on display
         if not verdict.tumour:
             segmentations = {}  # no outline ever contradicts the verdict
         preliminary(verdict)
@@ -314,28 +317,48 @@ def with_type_doubt(volume: Volume, verdict, segmentations: dict[int, Segmentati
     return replace(verdict, type_doubt=doubt, basis=basis)
 
 
-def segment_slices(volume: Volume, segmenter, indices: list[int]) -> dict[int, SegmentationResult]:
+def outline_maps(segmenter, slices, batch_size: int = SEGMENT_BATCH) -> tuple[list[np.ndarray], list[bool]]:
+    """Ungated probability maps and whether the segmenter's slice gate passed each slice (all True for a
+    segmenter without one)."""
+    with_gate = getattr(segmenter, "predict_with_gate", None)
+    if with_gate is None:
+        maps = segmenter.predict(slices, batch_size=batch_size)
+        return maps, [True] * len(maps)
+    return with_gate(slices, batch_size=batch_size)
+
+
+def segment_slices(
+    volume: Volume, segmenter, indices: list[int], rejected: set[int] | None = None
+) -> dict[int, SegmentationResult]:
     """Cleaned, measured outlines of ``indices`` (slices where nothing is outlined are left out).
+
+    With ``rejected`` (a set to fill), slices the segmenter's gate rejects keep their outline here and their
+    index goes into the set: the series model weighs every outline as evidence, and the caller drops the
+    rejected ones before showing or measuring. Without it, rejected slices have no outline.
 
     Raises:
         InferenceError: when the segmenter returns the wrong number or shape of maps.
     """
     slices = volume.pixels
-    maps = segmenter.predict([slices[i] for i in indices], batch_size=SEGMENT_BATCH)
-    if len(maps) != len(indices):
+    maps, passed = outline_maps(segmenter, [slices[i] for i in indices])
+    if len(maps) != len(indices) or len(passed) != len(indices):
         raise InferenceError(f"The segmenter returned {len(maps)} maps for {len(indices)} slices.")
     found: dict[int, SegmentationResult] = {}
-    for index, prob_map in zip(indices, maps, strict=True):
+    for index, prob_map, ok in zip(indices, maps, passed, strict=True):
         if np.shape(prob_map) != slices[index].shape:
             raise InferenceError(
                 f"The segmenter returned a {np.shape(prob_map)} map for a {slices[index].shape} slice."
             )
+        if not ok and rejected is None:
+            continue
         mask = clean_mask(prob_map, segmenter.mask_threshold, pixel_spacing_mm=volume.pixel_spacing_mm)
         if mask.any():
             a = area(mask, volume.pixel_spacing_mm)
             found[index] = SegmentationResult(
                 index, mask, a.value, a.unit, longest_diameter(mask, volume.pixel_spacing_mm)
             )
+            if not ok:
+                rejected.add(index)
     return found
 
 

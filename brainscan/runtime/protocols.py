@@ -26,7 +26,10 @@ class Classifier(Protocol):
 
 
 class Segmenter(Protocol):
-    """Per-slice tumour segmenter: raw 2D slices in, tumour probability maps on each slice's grid out."""
+    """Per-slice tumour segmenter: raw 2D slices in, tumour probability maps on each slice's grid out.
+
+    One with a slice gate (brainscan.runtime.batching.BatchedSegmenter) also offers ``predict_with_gate``: the
+    ungated maps and whether the gate passed each slice (brainscan.pipeline.analyze.outline_maps reads either)."""
 
     spec: ModelSpec | None
     mask_threshold: float  # where brainscan.pipeline.masks.clean_mask cuts the maps (from the model card)

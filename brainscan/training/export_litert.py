@@ -280,13 +280,15 @@ def _int8_segmenter(card_path: Path, spec, model) -> tuple[bytes, dict]:
     where = argparse.Namespace(data=data, models_dir=card_path.parent, limit=0, calibration=CALIBRATION_SLICES)
     size = int(spec.input_shape[0])
     calibration = _segmenter_calibration(where, spec, size)
-    content = convert_variant(model, "int8", calibration)
+    from brainscan.runtime.keras.unet import with_gate_features
+
+    content = convert_variant(with_gate_features(model), "int8", calibration)
     if len(content) > MAX_FILE_BYTES:
         raise ModelError(f"The int8 segmenter is {len(content) / 2**20:.1f} MB, over the cap.")
     validation = _segmentation_set(where, spec)
     views = [spec.views]
     scores = {}
-    for name, tflite in (("float32", to_tflite(model, float16=False)), ("int8", content)):
+    for name, tflite in (("float32", to_tflite(with_gate_features(model), float16=False)), ("int8", content)):
         scores[name] = _score_views(LiteRTSegmenter(LiteRTRunner(content=tflite), spec), validation, views)
     dice = {name: score[str(spec.views)]["dice_mean_at_card_threshold"] for name, score in scores.items()}
     if dice["float32"] - dice["int8"] > MAX_DICE_LOSS:
@@ -296,7 +298,7 @@ def _int8_segmenter(card_path: Path, spec, model) -> tuple[bytes, dict]:
         )
     inputs = segmenter_inputs(size)
     keras_maps = np.asarray(model(inputs, training=False))
-    diff = float(np.max(np.abs(LiteRTRunner(content=content).run(inputs)[0] - keras_maps)))
+    diff = float(np.max(np.abs(LiteRTSegmenter(LiteRTRunner(content=content)).raw_maps(inputs) - keras_maps[..., 0])))
     import tensorflow as tf
 
     return content, {

@@ -188,23 +188,46 @@ def _keras_activations(model, batch: np.ndarray) -> np.ndarray:
 def convert_segmenter(
     model, batch_size: int | None = BATCH_SIZE, float16: bool = False, bound: float = MAX_ABS_DIFF
 ) -> Conversion:
-    """Convert the Keras U-Net (float32 weights unless ``float16``) and verify its probability maps.
+    """Convert the Keras U-Net (float32 weights unless ``float16``) with its slice-gate features as a second
+    output (brainscan.runtime.keras.unet.with_gate_features), and verify both outputs against Keras.
 
     Raises:
-        ModelError: when conversion fails, the file is too large, or maps differ by more than ``bound``.
+        ModelError: when conversion fails, the file is too large, or maps differ by more than ``bound`` (features
+            by more than ``bound`` times their largest magnitude).
     """
+    from brainscan.runtime.keras.unet import with_gate_features
     from brainscan.runtime.litert_runtime import LiteRTRunner
+    from brainscan.runtime.litert_segmenter import LiteRTSegmenter
 
-    content = to_tflite(with_batch_size(model, batch_size), float16=float16)
+    both = with_gate_features(model)
+    content = to_tflite(with_batch_size(both, batch_size), float16=float16)
     _check_size(content, "segmenter")
     size = int(model.inputs[0].shape[1])
     inputs = segmenter_inputs(size)
-    expected = _keras_forward(model, inputs)
-    got = LiteRTRunner(content=content).run(inputs)[0]
-    diff = float(np.max(np.abs(got - expected)))
+    expected_maps, expected_features = _keras_forward_outputs(both, inputs)
+    got_maps, got_features = LiteRTSegmenter(LiteRTRunner(content=content)).raw_maps_and_features(inputs)
+    diff = float(np.max(np.abs(got_maps - expected_maps[..., 0])))
     if not np.isfinite(diff) or diff > bound:
         raise ModelError(f"The LiteRT segmenter differs from Keras by {diff:.3g} (bound {bound:g}); not written.")
-    return Conversion(content, diff, "float16" if float16 else "float32", batch_size, len(inputs), {})
+    scale = max(float(np.max(np.abs(expected_features))), 1.0)
+    feature_diff = float(np.max(np.abs(got_features - expected_features)))
+    if not np.isfinite(feature_diff) or feature_diff > bound * scale:
+        raise ModelError(
+            f"The LiteRT segmenter's gate features differ from Keras by {feature_diff:.3g} (bound {bound * scale:.3g});"
+            " not written."
+        )
+    extra = {
+        "outputs": ["tumour probability (n, size, size, 1)", f"slice gate features (n, {expected_features.shape[1]})"],
+        "max_abs_diff_gate_features": feature_diff,
+        "max_abs_gate_features": scale,
+    }
+    return Conversion(content, diff, "float16" if float16 else "float32", batch_size, len(inputs), extra)
+
+
+def _keras_forward_outputs(model, batch: np.ndarray, step: int = 8) -> list[np.ndarray]:
+    """Each output of a multi-output Keras model over ``batch``, in steps."""
+    parts = [[np.asarray(o) for o in model(batch[i : i + step], training=False)] for i in range(0, len(batch), step)]
+    return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 
 def head_weights(model) -> dict[str, np.ndarray]:

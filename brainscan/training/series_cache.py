@@ -43,7 +43,7 @@ def load_case_volume(case: SeriesCase):
 
 def compute_case(case: SeriesCase, classifier, segmenter) -> dict:
     """Model outputs for one series (arrays ready for np.savez)."""
-    from brainscan.pipeline.analyze import classify_slices
+    from brainscan.pipeline.analyze import classify_slices, outline_maps
     from brainscan.rules import tumour_probability
 
     volume = load_case_volume(case)
@@ -55,7 +55,8 @@ def compute_case(case: SeriesCase, classifier, segmenter) -> dict:
     tumour_p = tumour_probability(probs)
     candidates = np.flatnonzero(assessed & (tumour_p >= CANDIDATE_P))
     start = time.perf_counter()
-    maps = segmenter.predict([volume.pixels[i] for i in candidates], batch_size=8) if len(candidates) else []
+    # ungated maps: the series model weighs every outline (the app too); the gate's verdict is kept beside them
+    maps, passed = outline_maps(segmenter, [volume.pixels[i] for i in candidates], 8) if len(candidates) else ([], [])
     segment_s = time.perf_counter() - start
     seg = np.zeros((len(candidates), *volume.pixels.shape[1:]), dtype=np.uint8)
     for k, prob in enumerate(maps):
@@ -66,6 +67,7 @@ def compute_case(case: SeriesCase, classifier, segmenter) -> dict:
         "reasons": np.asarray([p.reason for p in predictions]),
         "candidates": candidates.astype(np.int32),
         "candidate_maps": seg,
+        "candidate_gate_passed": np.asarray(passed, dtype=bool),
         "pixel_spacing_mm": np.asarray(volume.pixel_spacing_mm or (np.nan, np.nan), dtype=np.float64),
         "slice_spacing_mm": np.float64(volume.slice_spacing_mm or np.nan),
         "orientation": np.asarray(volume.orientation or (np.nan,) * 6, dtype=np.float64),

@@ -71,3 +71,42 @@ def test_short_series_and_image_folders_keep_the_slice_rule(tmp_path):
     volume = phantom(tmp_path, n=6)  # fewer than the model's min_slices
     result = analyze(volume, with_model(series_model(-10.0)), FakeSegmenter(), explain=False)
     assert result.verdict.tumour and result.verdict.basis == "" and result.segmentations
+
+
+class GatedSegmenter(FakeSegmenter):
+    """FakeSegmenter whose slice gate rejects the slices in ``rejects`` (their maps still show the lesion)."""
+
+    def __init__(self, rejects):
+        super().__init__()
+        self.rejects = set(rejects)
+        self.seen = 0
+
+    def predict_with_gate(self, slices, batch_size: int = 16):
+        maps = FakeSegmenter.predict(self, slices, batch_size)
+        passed = [self.seen + k not in self.rejects for k in range(len(maps))]
+        self.seen += len(maps)
+        return maps, passed
+
+    def predict(self, slices, batch_size: int = 16):
+        maps, passed = self.predict_with_gate(slices, batch_size)
+        return [m if ok else np.zeros_like(m) for m, ok in zip(maps, passed, strict=True)]
+
+
+def test_gate_rejected_outlines_are_evidence_but_never_shown_or_measured(tmp_path):
+    volume = phantom(tmp_path)
+    all_outlined = analyze(volume, with_model(series_model(-1.0)), FakeSegmenter(), explain=False)
+    segmenter = GatedSegmenter(rejects=set())
+    segmenter.rejects = {0}  # the first slice outlined (the order is the pipeline's) is rejected by the gate
+    outlined = []
+    result = analyze(volume, with_model(series_model(-1.0)), segmenter, explain=False, on_outlines=outlined.append)
+    assert result.verdict.tumour
+    assert result.verdict.evidence == all_outlined.verdict.evidence  # the series model saw every outline
+    assert len(result.segmentations) == 3 and set(result.segmentations) < {3, 4, 5, 6}
+    assert result.volume_ml < all_outlined.volume_ml
+    assert all(set(batch) <= set(result.segmentations) for batch in outlined)
+
+
+def test_gate_rejected_slices_have_no_outline_in_image_folders(tmp_path):
+    volume = phantom(tmp_path, n=6)  # the slice rule decides, outlines come straight from the gated maps
+    result = analyze(volume, with_model(series_model(-10.0)), GatedSegmenter(rejects={0, 1, 2, 3}), explain=False)
+    assert result.verdict.tumour and result.segmentations == {}

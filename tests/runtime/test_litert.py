@@ -221,6 +221,7 @@ def test_litert_segmenter_matches_keras(resources, keras_models):
 @pytest.mark.needs_tf
 def test_fixed_batch_of_one_gives_the_same_maps(keras_models):
     from brainscan.runtime.litert_runtime import LiteRTRunner
+    from brainscan.runtime.litert_segmenter import LiteRTSegmenter
     from brainscan.training.litert_convert import convert_segmenter, segmenter_inputs
 
     _, keras_seg = keras_models
@@ -228,7 +229,10 @@ def test_fixed_batch_of_one_gives_the_same_maps(keras_models):
     runner = LiteRTRunner(content=conversion.content)
     assert runner.fixed_batch == 1
     batch = segmenter_inputs(SEG_SIZE, n_random=2)
-    assert np.max(np.abs(runner.run(batch)[0][..., 0] - keras_seg.raw_maps(batch))) <= PROB_BOUND
+    maps, features = LiteRTSegmenter(runner).raw_maps_and_features(batch)
+    keras_maps, keras_features = keras_seg.raw_maps_and_features(batch)
+    assert np.max(np.abs(maps - keras_maps)) <= PROB_BOUND
+    assert np.max(np.abs(features - keras_features)) <= PROB_BOUND * max(1.0, float(np.abs(keras_features).max()))
 
 
 @pytest.mark.slow

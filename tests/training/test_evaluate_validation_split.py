@@ -23,6 +23,8 @@ def test_validation_split_scores_only_the_listed_slices_at_the_asked_views(tmp_p
     models.mkdir()
     shutil.copy(models_dir() / card["litert"]["file"], models / card["litert"]["file"])
     shutil.copy(models_dir() / card["file"], models / card["file"])
+    if "slice_gate" in card:
+        shutil.copy(models_dir() / card["slice_gate"]["file"], models / card["slice_gate"]["file"])
     card["split"]["validation_files"] = "val.json"
     (models / "val.json").write_text(json.dumps({"files": ["5.png", "9.png"]}))
     (models / SEGMENTER_CARD).write_text(json.dumps(card))

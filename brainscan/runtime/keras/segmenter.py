@@ -17,11 +17,15 @@ class KerasSegmenter(BatchedSegmenter):
     def __init__(self, model, spec: ModelSpec | None = None, size: int = SEGMENTER_SIZE):
         import tensorflow as tf
 
+        from brainscan.runtime.keras.unet import with_gate_features
+
         self.model = model
         self.spec = spec
         self.size = size
         self._read_card(spec)
         self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        both = with_gate_features(model)
+        self._forward_with_features = tf.function(lambda x: both(x, training=False), reduce_retracing=True)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> KerasSegmenter:
@@ -47,3 +51,11 @@ class KerasSegmenter(BatchedSegmenter):
         if len(batch) == 0:
             return np.zeros((0, self.size, self.size), np.float32)
         return np.asarray(self._forward(batch), dtype=np.float32)[..., 0]
+
+    def raw_maps_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Maps (n, size, size) and the slice gate's network features (n, F), with or without a gate in the card
+        (`brainscan train segmenter-gate` fits one from them)."""
+        if len(batch) == 0:
+            return self.raw_maps(batch), np.zeros((0, 0))
+        maps, features = self._forward_with_features(batch)
+        return np.asarray(maps, dtype=np.float32)[..., 0], np.asarray(features, dtype=np.float64)

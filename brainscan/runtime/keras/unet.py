@@ -43,3 +43,19 @@ def build_segmenter(size: int = SEGMENTER_SIZE, base: int = 16, depth: int = 4, 
         x = conv_block(x, base * 2**level, f"dec{level + 1}")
     outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="tumour")(x)
     return keras.Model(inputs, outputs, name="brainscan_unet_segmenter")
+
+
+def with_gate_features(model):
+    """The same U-Net with a second output: the slice gate's network features (n, F), the global mean and max
+    of each of ``FEATURE_LAYERS`` (brainscan.runtime.slice_gate) concatenated. No new weights."""
+    import keras
+
+    from brainscan.runtime.slice_gate import FEATURE_LAYERS
+
+    pooled = []
+    for name in FEATURE_LAYERS:
+        activations = model.get_layer(name).output
+        pooled.append(keras.layers.GlobalAveragePooling2D(name=f"gate_mean_{name}")(activations))
+        pooled.append(keras.layers.GlobalMaxPooling2D(name=f"gate_max_{name}")(activations))
+    features = keras.layers.Concatenate(name="gate_features", dtype="float32")(pooled)
+    return keras.Model(model.input, [model.output, features], name=f"{model.name}_with_gate_features")
