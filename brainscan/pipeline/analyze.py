@@ -259,7 +259,8 @@ def analyze(
         preliminary(verdict)
         if segmentations and on_outlines is not None:
             on_outlines(dict(segmentations))
-    gated = sorted(segmentations) if by_evidence else ordered
+    # every slice outlined for a tumour verdict; none where outlines were hidden because the verdict is not tumour
+    gated = (ordered if verdict.tumour else []) if by_evidence else ordered
     key = list(verdict.key_slices) if explainable else []
     done = progress["done"]
 

@@ -104,6 +104,10 @@ def test_gate_rejected_outlines_are_evidence_but_never_shown_or_measured(tmp_pat
     assert len(result.segmentations) == 3 and set(result.segmentations) < {3, 4, 5, 6}
     assert result.volume_ml < all_outlined.volume_ml
     assert all(set(batch) <= set(result.segmentations) for batch in outlined)
+    from brainscan.presentation import NOT_FOUND, outline_status
+
+    (hidden,) = {3, 4, 5, 6} - set(result.segmentations)
+    assert outline_status(result, hidden) == NOT_FOUND  # "the segmentation model found no tumour on this slice"
 
 
 def test_gate_rejected_slices_have_no_outline_in_image_folders(tmp_path):
