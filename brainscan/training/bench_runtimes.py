@@ -253,6 +253,7 @@ class _SegmentationSet:
 
 def bench_segmenter(args: argparse.Namespace, variants: list[str], series: list) -> dict:
     from brainscan.runtime.keras.segmenter import KerasSegmenter
+    from brainscan.runtime.keras.unet import with_gate_features
     from brainscan.runtime.litert_runtime import LiteRTRunner
     from brainscan.runtime.litert_segmenter import LiteRTSegmenter
     from brainscan.runtime.preprocess import preprocess_gray
@@ -273,7 +274,7 @@ def bench_segmenter(args: argparse.Namespace, variants: list[str], series: list)
     sample = np.stack([preprocess_gray(image, size) for image in data.images[:SEGMENTER_BATCH]])[..., None]
     for variant in variants:
         log.info("segmenter: converting and measuring %s", variant)
-        content = _convert(keras_segmenter.model, variant, calibration)
+        content = _convert(with_gate_features(keras_segmenter.model), variant, calibration)  # as export converts
         model = LiteRTSegmenter(LiteRTRunner(content=content), spec)
         forwards[variant] = model.raw_maps
         timing = _time_forward(model.raw_maps, sample, args.repeat)
