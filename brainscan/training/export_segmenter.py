@@ -76,26 +76,16 @@ def export(args: argparse.Namespace) -> dict:
     single_view = evaluate_items(segmenter, [items[i] for i in val])  # one view, threshold 0.5
     segmenter.views, segmenter.mask_threshold = args.views, args.mask_threshold
     metrics = evaluate_items(segmenter, [items[i] for i in val])
-    empty_files = notumor_validation_files()
-    if empty_files:
-        from brainscan.training.segmentation_evaluation import outlined_fraction
-
-        metrics["no_tumour_slices"] = {
-            **outlined_fraction(segmenter, empty_files),
-            "data": "the notumor slices of the shipped classifier's validation split (never trained on)",
-        }
+    no_tumour = no_tumour_check(segmenter)
+    if no_tumour is not None:
+        metrics["no_tumour_slices"] = no_tumour
     pack_file = state.get("volume_pack")
     held_out = None
     if pack_file and Path(pack_file).is_file():
-        from brainscan.training.segmentation_evaluation import evaluate_pack_slices
         from brainscan.training.segmentation_volumes import pack_summary
 
         pack = dict(np.load(pack_file))
-        held_out = {
-            **evaluate_pack_slices(segmenter, pack, "val"),
-            "measured": "per slice at the pack's grid, after post-processing, with the views and threshold above; "
-            "slices of the held-out volumes whose tumour core covers at least the pack's min_core_mm2",
-        }
+        held_out = held_out_volume_check(segmenter, pack)
         pack_info = pack_summary(pack)
     origin = (
         f"fine-tuned on {state.get('hardware', 'CPU')} from "
@@ -172,6 +162,31 @@ def export(args: argparse.Namespace) -> dict:
     (args.out / VALIDATION_LIST).write_text(json.dumps({"files": split.get("val_files", [])}, indent=1))
     (args.out / CARD_FILE).write_text(json.dumps(card, indent=2))
     return card
+
+
+def no_tumour_check(segmenter) -> dict | None:
+    """The card's ``validation.no_tumour_slices``: how often it outlines the classifier's notumor validation
+    slices (None when the data or the list is absent)."""
+    from brainscan.training.segmentation_evaluation import outlined_fraction
+
+    empty_files = notumor_validation_files()
+    if not empty_files:
+        return None
+    return {
+        **outlined_fraction(segmenter, empty_files),
+        "data": "the notumor slices of the shipped classifier's validation split (never trained on)",
+    }
+
+
+def held_out_volume_check(segmenter, pack: dict) -> dict:
+    """The card's ``validation.held_out_volumes``: the volume pack's held-out slices."""
+    from brainscan.training.segmentation_evaluation import evaluate_pack_slices
+
+    return {
+        **evaluate_pack_slices(segmenter, pack, "val"),
+        "measured": "per slice at the pack's grid, after post-processing, with the views and threshold above; "
+        "slices of the held-out volumes whose tumour core covers at least the pack's min_core_mm2",
+    }
 
 
 def notumor_validation_files() -> list[Path]:

@@ -245,21 +245,14 @@ def fit(args: argparse.Namespace) -> dict:
 
 
 def _validation(segmenter, val_items, pack: dict) -> dict:
-    """The card's validation numbers that a gate can change, measured as `brainscan evaluate segmenter` does."""
-    from brainscan.training.export_segmenter import notumor_validation_files
-    from brainscan.training.segmentation_evaluation import evaluate_items, evaluate_pack_slices, outlined_fraction
+    """The card's validation numbers that a gate can change, measured as `brainscan export segmenter` does."""
+    from brainscan.training.export_segmenter import held_out_volume_check, no_tumour_check
+    from brainscan.training.segmentation_evaluation import evaluate_items
 
     metrics = evaluate_items(segmenter, val_items)
     out = {key: metrics[key] for key in ("n", "dice_mean", "dice_median", "iou_mean", "dice_by_label")}
-    empty_files = notumor_validation_files()
-    if empty_files:
-        out["no_tumour_slices"] = {
-            **outlined_fraction(segmenter, empty_files),
-            "data": "the notumor slices of the shipped classifier's validation split (never trained on)",
-        }
-    out["held_out_volumes"] = {
-        **evaluate_pack_slices(segmenter, pack, "val"),
-        "measured": "per slice at the pack's grid, after post-processing, with the views and threshold above; "
-        "slices of the held-out volumes whose tumour core covers at least the pack's min_core_mm2",
-    }
+    no_tumour = no_tumour_check(segmenter)
+    if no_tumour is not None:
+        out["no_tumour_slices"] = no_tumour
+    out["held_out_volumes"] = held_out_volume_check(segmenter, pack)
     return out
