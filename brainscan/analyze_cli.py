@@ -222,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label}: {head.text}" + (f", volume {result.volume_ml:.2f} mL" if result.volume_ml else ""))
         for caution in head.cautions:
             print(f"  caution: {caution}")
+        for warning in result.warnings:
+            print(f"  note: {warning}")
         # each output below can fail on its own; the JSON of this series is kept all the same
         if store is not None:
             try:

@@ -388,13 +388,15 @@ HEATMAP_CAVEAT = (
 # ---- why a slice has no outline -----------------------------------------------------------------------------
 
 OUTLINED, NOT_FOUND, NOT_GATED, NO_SEGMENTER = "outlined", "none_found", "not_gated", "no_segmenter"
+DETACHED = "set_apart"
 UNASSESSED, PENDING = "not_assessed", "pending"
 OUTLINE_REASONS = {
     OUTLINED: "",
     UNASSESSED: "not outlined: the slice was not assessed",
     NOT_FOUND: "no outline: the segmentation model found no tumour on this slice",
-    NOT_GATED: "not outlined: only slices with P(tumour) at or above the outline threshold in a tumour series are "
-    "outlined",
+    NOT_GATED: "not outlined: only slices with P(tumour) at or above the outline threshold in a tumour series (in a "
+    "volume also the slices that continue the outlined tumour) are outlined",
+    DETACHED: "not shown: what the segmentation model outlined here lies apart from the largest outlined region",
     NO_SEGMENTER: "not outlined: no segmentation model is installed",
     PENDING: "outline pending: the outlines are still being computed",
 }
@@ -408,10 +410,13 @@ def is_preliminary(result: AnalysisResult) -> bool:
 
 
 def outline_status(result: AnalysisResult, index: int) -> str:
-    """OUTLINED, NOT_FOUND (segmented, nothing found), NOT_GATED (never segmented), UNASSESSED, NO_SEGMENTER, or
-    PENDING (a preliminary result: the outline gate lets the slice through, its outline is not computed yet)."""
+    """OUTLINED, NOT_FOUND (segmented, nothing found), DETACHED (its outline was set apart from the tumour region),
+    NOT_GATED (never segmented), UNASSESSED, NO_SEGMENTER, or PENDING (a preliminary result: the outline gate lets
+    the slice through, its outline is not computed yet)."""
     if index in result.segmentations:
         return OUTLINED
+    if index in result.detached:
+        return DETACHED
     if any(p.index == index and not p.assessed for p in result.predictions):
         return UNASSESSED
     if is_preliminary(result):

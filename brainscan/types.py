@@ -202,9 +202,11 @@ class AnalysisResult:
 
     ``segmentations`` holds only slices the gate let through (see brainscan.pipeline.analyze) whose cleaned
     mask is not empty; ``segmented`` lists every slice the segmenter ran on (None: no segmentation model), so
-    a slice without an outline can say why. ``heatmaps`` holds Grad-CAM maps in [0, 1] on the slice grid for
-    the key slices. ``cautions`` are the warnings that change how far the verdict can be trusted (every output
-    shows them in its headline, brainscan.presentation.headline); ``warnings`` are the others.
+    a slice without an outline can say why; ``detached`` lists slices whose whole outline was set apart from the
+    tumour's largest region (brainscan.pipeline.extent: reported, not shown). ``heatmaps`` holds Grad-CAM maps in
+    [0, 1] on the slice grid for the key slices. ``cautions`` are the warnings that change how far the verdict can
+    be trusted (every output shows them in its headline, brainscan.presentation.headline); ``warnings`` are the
+    others.
     """
 
     volume: Volume
@@ -222,6 +224,7 @@ class AnalysisResult:
     warnings: tuple[str, ...] = ()
     cautions: tuple[str, ...] = ()
     segmented: tuple[int, ...] | None = ()
+    detached: tuple[int, ...] = ()
 
     @property
     def info(self) -> SeriesInfo:

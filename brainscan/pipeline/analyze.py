@@ -38,6 +38,7 @@ from brainscan.pipeline.assessability import (
     not_a_head_reason,
 )
 from brainscan.pipeline.evidence import volume_evidence
+from brainscan.pipeline.extent import FOLLOW_MIN_P, tumour_region
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
 from brainscan.pipeline.type_plausibility import PITUITARY, series_midline_offset, type_doubt
@@ -196,7 +197,11 @@ def analyze(
     by_evidence = decides_by_evidence(volume, verdict, segmenter, series_model)
     if by_evidence:
         models.append(series_model.info())
-        gate = f"{gate}; in a volume every positive slice is outlined first, as evidence for the series model"
+        gate = (
+            f"{gate}; in a volume every positive slice is outlined first, as evidence for the series model, and for "
+            f"a tumour the largest outlined region is kept and followed into neighbouring slices with P(tumour) >= "
+            f"{FOLLOW_MIN_P:g}"
+        )
 
     def preliminary(verdict_now) -> None:
         if on_verdict is not None:
@@ -242,6 +247,15 @@ def analyze(
         report(progress["done"], total, f"Outlined {progress['done'] - n} of {len(ordered)} slices")
         return found
 
+    def follow(indices: list[int]) -> dict[int, np.ndarray]:
+        nonlocal total
+        check()
+        total += len(indices)
+        report(progress["done"], total, "Following the tumour into the next slices")
+        found = segment_slices(volume, segmenter, indices)  # gated: a followed slice's outline must pass the gate
+        progress["done"] += len(indices)
+        return {i: s.mask for i, s in found.items()}
+
     segmentations: dict[int, SegmentationResult] = {}
     start = time.perf_counter()
     if segmenter is not None:
@@ -251,18 +265,27 @@ def analyze(
             if found and on_outlines is not None and not by_evidence:
                 on_outlines(found)
     timings["segment"] = time.perf_counter() - start
+    gated = list(ordered)  # every slice outlined for a tumour verdict (none where outlines were hidden)
+    detached: dict[int, np.ndarray] = {}
     if by_evidence:
         verdict = decide_by_evidence(volume, predictions, verdict, segmentations, threshold, series_model)
         segmentations = {i: s for i, s in segmentations.items() if i not in rejected}  # the gate's say on display
         if not verdict.tumour:
-            segmentations = {}  # no outline ever contradicts the verdict
+            segmentations, gated = {}, []  # no outline ever contradicts the verdict
+        else:
+            start = time.perf_counter()
+            segmentations, detached, followed = one_tumour_region(
+                volume, predictions, segmentations, set(ordered), lambda indices: follow(indices)
+            )
+            gated += sorted(followed)
+            timings["segment"] += time.perf_counter() - start
         preliminary(verdict)
         if segmentations and on_outlines is not None:
             on_outlines(dict(segmentations))
-    # every slice outlined for a tumour verdict; none where outlines were hidden because the verdict is not tumour
-    gated = (ordered if verdict.tumour else []) if by_evidence else ordered
     key = list(verdict.key_slices) if explainable else []
     done = progress["done"]
+    if detached:
+        warnings.append(detached_warning(volume, detached))
 
     heatmaps: dict[int, np.ndarray] = {}
     start = time.perf_counter()
@@ -302,6 +325,7 @@ def analyze(
         warnings=tuple(warnings),
         cautions=tuple(unlike),
         segmented=tuple(sorted(gated)) if segmenter is not None else None,
+        detached=tuple(sorted(i for i in detached if i not in segmentations)),
     )
 
 
@@ -354,13 +378,60 @@ def segment_slices(
             continue
         mask = clean_mask(prob_map, segmenter.mask_threshold, pixel_spacing_mm=volume.pixel_spacing_mm)
         if mask.any():
-            a = area(mask, volume.pixel_spacing_mm)
-            found[index] = SegmentationResult(
-                index, mask, a.value, a.unit, longest_diameter(mask, volume.pixel_spacing_mm)
-            )
+            found[index] = measured_outline(volume, index, mask)
             if not ok:
                 rejected.add(index)
     return found
+
+
+def measured_outline(volume: Volume, index: int, mask: np.ndarray) -> SegmentationResult:
+    """A cleaned outline with its area and longest diameter."""
+    a = area(mask, volume.pixel_spacing_mm)
+    return SegmentationResult(index, mask, a.value, a.unit, longest_diameter(mask, volume.pixel_spacing_mm))
+
+
+def one_tumour_region(
+    volume: Volume,
+    predictions,
+    segmentations: dict[int, SegmentationResult],
+    tried: set[int],
+    outline_more: Callable[[list[int]], dict[int, np.ndarray]],
+) -> tuple[dict[int, SegmentationResult], dict[int, np.ndarray], frozenset[int]]:
+    """The outlines of a tumour volume as one region (brainscan.pipeline.extent): (outlines kept, re-measured where
+    a part was set apart; outlines set apart; slices outlined because they continue the region)."""
+    followable = np.asarray([p.assessed and p.tumour_probability >= FOLLOW_MIN_P for p in predictions], dtype=bool)
+    region = tumour_region({i: s.mask for i, s in segmentations.items()}, followable, outline_more, tried)
+    kept = {}
+    for index, mask in sorted(region.kept.items()):
+        before = segmentations.get(index)
+        same = before is not None and np.array_equal(before.mask, mask)
+        kept[index] = before if same else measured_outline(volume, index, mask)
+    return kept, region.detached, region.followed
+
+
+def slice_ranges(indices: list[int]) -> str:
+    """Slice numbers as a clinician reads them (1-based), runs joined: [0, 1, 2, 5] -> "1-3, 6"."""
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return ", ".join(f"{r[0] + 1}-{r[-1] + 1}" if len(r) > 1 else f"{r[0] + 1}" for r in runs)
+
+
+def detached_warning(volume: Volume, detached: dict[int, np.ndarray]) -> str:
+    """What the clinician is told about outlines set apart from the tumour region (never silently lost)."""
+    numbers = slice_ranges(sorted(detached))
+    where = f"slice {numbers}" if len(detached) == 1 else f"slices {numbers}"
+    size = ""
+    if volume.pixel_spacing_mm and volume.slice_spacing_mm:
+        size = f" ({volume_ml(list(detached.values()), volume.pixel_spacing_mm, volume.slice_spacing_mm):.1f} mL)"
+    return (
+        f"Outlines on {where}{size} lie apart from the largest outlined region and are neither shown nor "
+        "measured: a tumour is one connected region, and most such outlines are normal tissue. A second, "
+        "separate lesion would look the same: look at these slices yourself."
+    )
 
 
 def decides_by_evidence(volume: Volume, verdict, segmenter, series_model) -> bool:

@@ -45,6 +45,7 @@ from brainscan.orientation import DisplayOrientation, display_orientation, to_di
 from brainscan.presentation import (
     ABNORMAL,
     CANNOT_ASSESS,
+    DETACHED,
     DISCLAIMER,
     HEATMAP_CAVEAT,
     LIMITED,
@@ -359,7 +360,13 @@ _HEADLINE_RGB = {
     ABNORMAL: (100, 30, 140),
 }
 """PDF versions of presentation.COLOURS (a shade darker, for print)."""
-_NO_OUTLINE = {NOT_FOUND: "none found", NOT_GATED: "not outlined", NO_SEGMENTER: "no model", UNASSESSED: "-"}
+_NO_OUTLINE = {
+    NOT_FOUND: "none found",
+    DETACHED: "set apart",
+    NOT_GATED: "not outlined",
+    NO_SEGMENTER: "no model",
+    UNASSESSED: "-",
+}
 """Short forms of presentation.OUTLINE_REASONS for table cells; the full reasons follow the table."""
 
 

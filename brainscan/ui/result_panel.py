@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from brainscan.presentation import (
+    DETACHED,
     DISCLAIMER,
     LABEL_NAMES,
     NOT_FOUND,
@@ -134,7 +135,7 @@ class SliceTableModel(RowsTableModel):
             area = row.get(self._area_key) or 0.0
             if row.get("outlined"):
                 return f"{area:.1f}"
-            return {NOT_FOUND: "none found", PENDING: "pending…"}.get(row.get("outline", ""), "")
+            return {NOT_FOUND: "none found", DETACHED: "set apart", PENDING: "pending…"}.get(row.get("outline", ""), "")
         if role == Qt.ItemDataRole.ToolTipRole and column in (1, 2) and row.get("assessed") is False:
             return f"Not assessed: {row.get('not_assessed_reason') or 'unlike the training images'}"
         if role == Qt.ItemDataRole.ToolTipRole and column == 3:

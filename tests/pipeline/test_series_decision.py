@@ -3,7 +3,10 @@ verdict, "abnormal, not typical of a tumour" is its own verdict, and image folde
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 
 from brainscan.io import load, scan
 from brainscan.pipeline.analyze import analyze
@@ -114,3 +117,58 @@ def test_gate_rejected_slices_have_no_outline_in_image_folders(tmp_path):
     volume = phantom(tmp_path, n=6)  # the slice rule decides, outlines come straight from the gated maps
     result = analyze(volume, with_model(series_model(-10.0)), GatedSegmenter(rejects={0, 1, 2, 3}), explain=False)
     assert result.verdict.tumour and result.segmentations == {}
+
+
+class FaintOnDimmerLesions(FakeClassifier):
+    """Like FakeClassifier, but a slice whose lesion is dimmer (900, not 1000) gets P(tumour) 0.40: below the
+    outline threshold, above brainscan.pipeline.extent.FOLLOW_MIN_P."""
+
+    def _one(self, pixels):
+        p = np.asarray(pixels)
+        if (p > 800).any() and not (p > 950).any():
+            return [0.30, 0.05, 0.60, 0.05]
+        return super()._one(pixels)
+
+
+def tumour_with_a_stray_spot(tmp_path, n=12):
+    """A lesion on slices 3-6 continued faintly on slice 7, and a small bright spot apart from it on slice 10."""
+    volume = phantom(tmp_path, n=n)
+    pixels = volume.pixels.copy()
+    yy, xx = np.mgrid[: pixels.shape[1], : pixels.shape[2]]
+    pixels[7][(yy - 64 * 0.4) ** 2 + (xx - 64 * 0.55) ** 2 <= 5**2] = 900.0
+    pixels[10][(yy - 48) ** 2 + (xx - 20) ** 2 <= 4**2] = 1000.0  # 12 mm2: an outline
+    return dataclasses.replace(volume, pixels=pixels)
+
+
+def test_a_tumour_volume_is_one_region_followed_into_its_faint_end(tmp_path):
+    from brainscan.presentation import DETACHED, OUTLINED, outline_status
+
+    volume = tumour_with_a_stray_spot(tmp_path)
+    classifier = FaintOnDimmerLesions()
+    classifier.series_model = series_model(-1.0)
+    segmenter = FakeSegmenter()
+    result = analyze(volume, classifier, segmenter, explain=False)
+    assert result.verdict.tumour
+    assert sorted(result.segmentations) == [3, 4, 5, 6, 7]  # 7 followed (P 0.40), 10 set apart
+    assert result.detached == (10,) and outline_status(result, 10) == DETACHED
+    assert outline_status(result, 7) == OUTLINED and 7 in result.segmented
+    lesion = sum(int(s.mask.sum()) for s in result.segmentations.values())
+    assert result.volume_ml == pytest.approx(lesion * 0.25 * 2.0 / 1000.0)  # the spot is not measured
+    (warning,) = [w for w in result.warnings if "apart from the largest outlined region" in w]
+    assert "slice 11 " in warning and "look at these slices yourself" in warning
+
+
+def test_a_volume_without_a_tumour_verdict_is_never_followed(tmp_path):
+    volume = tumour_with_a_stray_spot(tmp_path)
+    classifier = FaintOnDimmerLesions()
+    classifier.series_model = series_model(-10.0)
+    calls = []
+
+    class Counting(FakeSegmenter):
+        def predict(self, slices, batch_size: int = 16):
+            calls.append(len(slices))
+            return super().predict(slices, batch_size)
+
+    result = analyze(volume, classifier, Counting(), explain=False)
+    assert not result.verdict.tumour and result.segmentations == {} and result.detached == ()
+    assert sum(calls) == 5  # the positive slices 3-6 and 10, as evidence; nothing followed
