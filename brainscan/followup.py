@@ -21,6 +21,7 @@ Rules, chosen so that nothing misleading is ever compared:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Measurement:
     longest_diameter_mm: float | None
     series_description: str = ""
     segmenter: str = ""  # "name version" of the segmentation model, "" when unknown
+    outline_rule: str = ""  # which slices' outlines were measured (AnalysisResult.gate), "" when unknown
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,14 @@ def _segmenter_of(models) -> str:
     return f"{model.name} {model.version}"
 
 
+def _outline_rule_of(record: StudyRecord) -> str:
+    """The outline rule a history row was measured with ('' for rows that do not say)."""
+    try:
+        return str(json.loads(record.result_json or "{}").get("segmentation_gate") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
 def measurement_of_record(record: StudyRecord) -> Measurement | None:
     """A history row's measurement, or None when it cannot be compared (no volume in mL, no study date, or a
     series that could not be assessed: its 0 mL means "not looked at", not "no tumour")."""
@@ -168,6 +178,7 @@ def measurement_of_record(record: StudyRecord) -> Measurement | None:
         longest_diameter_mm=record.longest_diameter_mm,
         series_description=record.description,
         segmenter=_segmenter_of(record.models),
+        outline_rule=_outline_rule_of(record),
     )
 
 
@@ -184,6 +195,7 @@ def measurement_of_result(result: AnalysisResult) -> Measurement | None:
         longest_diameter_mm=result.longest_diameter,
         series_description=result.info.description,
         segmenter=_segmenter_of(result.models),
+        outline_rule=result.gate,
     )
 
 
@@ -226,6 +238,11 @@ def follow_up(meta: StudyMeta, current: Measurement | None, history: Iterable[St
         )
     if previous.segmenter and current.segmenter and previous.segmenter != current.segmenter:
         notes.append(f"Note: the previous study was outlined by another model version ({previous.segmenter}).")
+    elif previous.outline_rule and current.outline_rule and previous.outline_rule != current.outline_rule:
+        notes.append(
+            "Note: the previous study's outlines were chosen by another rule (an earlier BrainScan version: "
+            f"{previous.outline_rule}); compare with care."
+        )
     return FollowUp(current=current, previous=previous, history=(*earlier, current), notes=tuple(notes))
 
 

@@ -114,6 +114,18 @@ def test_zero_previous_volume_has_no_percentage_and_model_change_is_noted():
     assert any("another model version (seg 0.9)" in note for note in result.notes)
 
 
+def test_a_study_measured_with_another_outline_rule_is_noted():
+    old_rule = "outline slices with P(tumour) >= 0.5 when the series verdict is tumour"
+    new_rule = old_rule + "; for a tumour the largest outlined region is kept"
+    earlier = row(result_json=json.dumps({"segmentation_gate": old_rule}))
+    current = Measurement("2.2", dt.date(2025, 7, 1), 5.0, 22.0, "T1 AX", "seg 1", new_rule)
+    (note,) = follow_up(JANE, current, [earlier]).notes
+    assert "chosen by another rule" in note and old_rule in note
+    same = row(result_json=json.dumps({"segmentation_gate": new_rule}))
+    assert not follow_up(JANE, current, [same]).notes
+    assert not follow_up(JANE, current, [row()]).notes  # an old row that does not say: no note, no guess
+
+
 def test_plot_points_and_axis():
     result = follow_up(JANE, now(), [row(date="20240101", uid="0.1", volume=2.0), row()])
     points, top = plot_points(result)
