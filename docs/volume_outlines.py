@@ -11,7 +11,8 @@ series with an expert label (the BraTS volumes), outlines what the app would out
   followed into neighbouring slices with P(tumour) >= FOLLOW_MIN_P whose gated outline connects to it.
 
 It prints the volume in mL, its error against the tumour core (labels 1 + 4) and the 3D Dice, per series and as
-medians; ``--thick`` adds each volume's thick-slice view (every 5th slice, as the series folds do). The slice
+medians, and in how many series the largest outlined region (connected across slices) touches the core;
+``--thick`` adds each volume's thick-slice view (every 5th slice, as the series folds do). The slice
 models saw the BraTS training volumes; the four held-out volumes of the segmenter card are marked.
 
 ``--choose`` is how the app's rule was chosen: on the post-contrast T1 series (and their thick views) it scores
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from brainscan.config import data_dir
-from brainscan.pipeline.extent import FOLLOW_MIN_P, tumour_region
+from brainscan.pipeline.extent import FOLLOW_MIN_P, largest_region, tumour_region
 from brainscan.pipeline.masks import clean_mask
 from brainscan.rules import tumour_probability
 from brainscan.runtime.loading import load_shipped_models
@@ -101,6 +102,12 @@ def outlined(tumour_p, assessed, masks, passed, threshold: float, shape, rules=N
     return out
 
 
+def largest_on_core(outlined_volume: np.ndarray, core: np.ndarray) -> bool:
+    """Whether the largest region of the outlines (connected across slices) touches the tumour core."""
+    kept, _ = largest_region({i: m for i, m in enumerate(outlined_volume) if m.any()})
+    return any((mask & core[i]).any() for i, mask in kept.items())
+
+
 def dice3d(a: np.ndarray, b: np.ndarray) -> float:
     total = a.sum() + b.sum()
     return 1.0 if total == 0 else float(2.0 * (a & b).sum() / total)
@@ -160,7 +167,7 @@ def main() -> int:
             for way in WAYS:
                 ml = ways[way].sum() * voxel_ml
                 error, d = (ml - core_ml) / core_ml, dice3d(ways[way], core)
-                row[way] = (abs(error), d)
+                row[way] = (abs(error), d, largest_on_core(ways[way], core))
                 line += f" | {ml:10.1f} {100 * error:+5.0f}% {d:5.2f}"
             rows.append(row)
             print(line, flush=True)
@@ -176,7 +183,8 @@ def main() -> int:
                 print(
                     f"  {way:8s} median |error| {100 * np.median(errors):4.0f} %, within 20 %: "
                     f"{(errors <= 0.2).sum():2d}; median Dice {np.median(dices):.3f}, Dice >= 0.80: "
-                    f"{(dices >= 0.8).sum():2d}, lowest {dices.min():.2f}"
+                    f"{(dices >= 0.8).sum():2d}, lowest {dices.min():.2f}; largest region on the core: "
+                    f"{sum(r[way][2] for r in chosen)}"
                 )
     print("* held out from the segmenter's training")
     if args.choose:
