@@ -275,7 +275,7 @@ def analyze(
         else:
             start = time.perf_counter()
             segmentations, detached, followed = one_tumour_region(
-                volume, predictions, segmentations, set(ordered), lambda indices: follow(indices)
+                volume, predictions, segmentations, set(ordered), follow
             )
             gated += sorted(followed)
             timings["segment"] += time.perf_counter() - start
