@@ -149,7 +149,7 @@ def render_slice(result: AnalysisResult, index: int, opacity: float = 0.35, heat
     grey = window_to_uint8(result.volume.pixels[index], center, width)
     seg = result.segmentations.get(index)
     heatmap = result.heatmaps.get(index) if heat else None
-    return compose(grey, seg.mask if seg else None, heatmap, opacity)
+    return compose(grey, seg.mask if seg else None, heatmap, opacity, set_apart=result.set_apart.get(index))
 
 
 # ---- the headline: the verdict with everything that changes how far it can be trusted ------------------------
@@ -396,7 +396,8 @@ OUTLINE_REASONS = {
     NOT_FOUND: "no outline: the segmentation model found no tumour on this slice",
     NOT_GATED: "not outlined: only slices with P(tumour) at or above the outline threshold in a tumour series (in a "
     "volume also the slices that continue the outlined tumour) are outlined",
-    DETACHED: "not shown: what the segmentation model outlined here lies apart from the largest outlined region",
+    DETACHED: "not measured: what the segmentation model outlined here lies apart from the largest outlined region "
+    "(drawn as a cyan line)",
     NO_SEGMENTER: "not outlined: no segmentation model is installed",
     PENDING: "outline pending: the outlines are still being computed",
 }
@@ -415,7 +416,7 @@ def outline_status(result: AnalysisResult, index: int) -> str:
     the slice through, its outline is not computed yet)."""
     if index in result.segmentations:
         return OUTLINED
-    if index in result.detached:
+    if index in result.set_apart:
         return DETACHED
     if any(p.index == index and not p.assessed for p in result.predictions):
         return UNASSESSED

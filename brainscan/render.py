@@ -13,6 +13,8 @@ from PIL import Image
 
 MASK_COLOUR = (255, 60, 60)
 CONTOUR_COLOUR = (255, 220, 0)
+SET_APART_COLOUR = (0, 200, 255)
+"""Contour of what the segmenter outlined apart from the tumour region (brainscan.pipeline.extent): no fill."""
 DEFAULT_OPACITY = 0.35
 
 
@@ -53,10 +55,12 @@ def compose(
     opacity: float = DEFAULT_OPACITY,
     show_contour: bool = True,
     heat_opacity: float = 0.45,
+    set_apart: np.ndarray | None = None,
 ) -> np.ndarray:
     """RGB uint8 image: the grey slice with a translucent mask fill, its contour and an optional heat map.
 
-    ``grey`` is uint8 (see window_to_uint8); ``mask`` bool and ``heatmap`` [0, 1] floats on the same grid.
+    ``grey`` is uint8 (see window_to_uint8); ``mask`` bool and ``heatmap`` [0, 1] floats on the same grid;
+    ``set_apart`` (bool) gets a contour only, in ``SET_APART_COLOUR``.
     The heat map is blended where it is above 0.2 so that unremarkable tissue stays readable.
     """
     rgb = np.repeat(np.asarray(grey, dtype=np.float32)[..., None], 3, axis=-1)
@@ -71,6 +75,8 @@ def compose(
         rgb[mask] = rgb[mask] * (1 - a) + fill * a
         if show_contour:
             rgb[contour(mask)] = CONTOUR_COLOUR
+    if set_apart is not None and np.any(set_apart):
+        rgb[contour(set_apart)] = SET_APART_COLOUR
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -202,11 +202,11 @@ class AnalysisResult:
 
     ``segmentations`` holds only slices the gate let through (see brainscan.pipeline.analyze) whose cleaned
     mask is not empty; ``segmented`` lists every slice the segmenter ran on (None: no segmentation model), so
-    a slice without an outline can say why; ``detached`` lists slices whose whole outline was set apart from the
-    tumour's largest region (brainscan.pipeline.extent: reported, not shown). ``heatmaps`` holds Grad-CAM maps in
-    [0, 1] on the slice grid for the key slices. ``cautions`` are the warnings that change how far the verdict can
-    be trusted (every output shows them in its headline, brainscan.presentation.headline); ``warnings`` are the
-    others.
+    a slice without an outline can say why; ``set_apart`` holds, by slice, what was outlined apart from the
+    tumour's largest region (brainscan.pipeline.extent: drawn apart and reported, never measured). ``heatmaps``
+    holds Grad-CAM maps in [0, 1] on the slice grid for the key slices. ``cautions`` are the warnings that change
+    how far the verdict can be trusted (every output shows them in its headline, brainscan.presentation.headline);
+    ``warnings`` are the others.
     """
 
     volume: Volume
@@ -224,7 +224,7 @@ class AnalysisResult:
     warnings: tuple[str, ...] = ()
     cautions: tuple[str, ...] = ()
     segmented: tuple[int, ...] | None = ()
-    detached: tuple[int, ...] = ()
+    set_apart: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def info(self) -> SeriesInfo:

@@ -325,7 +325,7 @@ def analyze(
         warnings=tuple(warnings),
         cautions=tuple(unlike),
         segmented=tuple(sorted(gated)) if segmenter is not None else None,
-        detached=tuple(sorted(i for i in detached if i not in segmentations)),
+        set_apart=dict(sorted(detached.items())),
     )
 
 
@@ -428,8 +428,8 @@ def detached_warning(volume: Volume, detached: dict[int, np.ndarray]) -> str:
     if volume.pixel_spacing_mm and volume.slice_spacing_mm:
         size = f" ({volume_ml(list(detached.values()), volume.pixel_spacing_mm, volume.slice_spacing_mm):.1f} mL)"
     return (
-        f"Outlines on {where}{size} lie apart from the largest outlined region and are neither shown nor "
-        "measured: a tumour is one connected region, and most such outlines are normal tissue. A second, "
+        f"Outlines on {where}{size} lie apart from the largest outlined region: drawn as a cyan line, not "
+        "measured. A tumour is one connected region, and most such outlines are normal tissue; a second, "
         "separate lesion would look the same: look at these slices yourself."
     )
 

@@ -560,6 +560,8 @@ def _slices_section(doc: _Document, result: AnalysisResult, shown: list[int], he
     doc.ensure(row_height + 24)  # keep the heading with the first row of images
     doc.heading("Key slices")
     legend = "Yellow line and red fill: the tumour outline."
+    if any(index in result.set_apart for index in result.verdict.key_slices):
+        legend += " Cyan line: outlined apart from the tumour's largest region, not measured (see the warnings)."
     if heatmaps:
         legend += (
             " Beside a slice, where computed: the Grad-CAM heat map (where the classifier looked; blue = little, "

@@ -398,7 +398,9 @@ class MainWindow(QMainWindow):
             return  # a result for a series that was replaced meanwhile (already saved)
         self.session.finish_analysis(result, dicom_actions.follow_up_from_store(self.store, result))
         self._job_done()
-        self.view.set_overlays({i: s.mask for i, s in result.segmentations.items()}, result.heatmaps)
+        self.view.set_overlays(
+            {i: s.mask for i, s in result.segmentations.items()}, result.heatmaps, set_apart=result.set_apart
+        )
         self.panel.show_result(result)
         self.panel.show_followup(self.session.follow_up)
         self.slider.set_marks(tumour_slices(self.panel.summary()))

@@ -70,6 +70,7 @@ class SliceView(QWidget):
         self._volume = None
         self._orientation: DisplayOrientation | None = None
         self._masks: dict[int, np.ndarray] = {}
+        self._set_apart: dict[int, np.ndarray] = {}
         self._heatmaps: dict[int, np.ndarray] = {}
         self._presets: dict[str, tuple[float, float]] | None = None
         self._index = 0
@@ -91,7 +92,7 @@ class SliceView(QWidget):
         """Show ``volume`` (overlays cleared) at ``index`` (default: the middle slice), DICOM window."""
         self._volume = volume
         self._orientation = display_orientation(getattr(volume, "orientation", None))
-        self._masks, self._heatmaps = {}, {}
+        self._masks, self._heatmaps, self._set_apart = {}, {}, {}
         self._presets = None
         self._center, self._width = float(volume.window[0]), max(float(volume.window[1]), 1.0)
         self._zoom, self._pan = 1.0, QPointF(0.0, 0.0)
@@ -102,14 +103,20 @@ class SliceView(QWidget):
 
     def clear(self, message: str = "") -> None:
         self._volume = None
-        self._masks, self._heatmaps = {}, {}
+        self._masks, self._heatmaps, self._set_apart = {}, {}, {}
         if message:
             self._message = message
         self._invalidate()
 
-    def set_overlays(self, masks: dict[int, np.ndarray], heatmaps: dict[int, np.ndarray]) -> None:
-        """Tumour masks (bool) and heat maps ([0, 1]) by slice index, on the slices' own grid."""
-        self._masks, self._heatmaps = dict(masks), dict(heatmaps)
+    def set_overlays(
+        self,
+        masks: dict[int, np.ndarray],
+        heatmaps: dict[int, np.ndarray],
+        set_apart: dict[int, np.ndarray] | None = None,
+    ) -> None:
+        """Tumour masks (bool) and heat maps ([0, 1]) by slice index, on the slices' own grid; ``set_apart``: what
+        was outlined apart from the tumour region (drawn as a contour only, with the outline toggle)."""
+        self._masks, self._heatmaps, self._set_apart = dict(masks), dict(heatmaps), dict(set_apart or {})
         self._invalidate()
 
     def add_masks(self, masks: dict[int, np.ndarray]) -> None:
@@ -231,7 +238,8 @@ class SliceView(QWidget):
             grey = window_to_uint8(self._volume.pixels[self._index], self._center, self._width)
             mask = self._masks.get(self._index) if self._show_mask else None
             heat = self._heatmaps.get(self._index) if self._show_heat else None
-            self._rgb = compose(grey, mask, heat, self._opacity)
+            apart = self._set_apart.get(self._index) if self._show_mask else None
+            self._rgb = compose(grey, mask, heat, self._opacity, set_apart=apart)
             self._qimage = to_qimage(to_display(self._rgb, self._orientation))
             self._cache_key = key
         return self._rgb
@@ -273,6 +281,8 @@ class SliceView(QWidget):
             top.append("Orientation unknown: shown as stored")
         if self._index in self._masks and self._show_mask:
             top.append("Tumour outline shown")
+        if self._index in self._set_apart and self._show_mask:
+            top.append("Cyan: outlined apart from the tumour, not measured")
         if self._show_heat:
             top.append(
                 "Heat map: where the classifier looked, not the tumour"

@@ -150,7 +150,7 @@ def test_a_tumour_volume_is_one_region_followed_into_its_faint_end(tmp_path):
     result = analyze(volume, classifier, segmenter, explain=False)
     assert result.verdict.tumour
     assert sorted(result.segmentations) == [3, 4, 5, 6, 7]  # 7 followed (P 0.40), 10 set apart
-    assert result.detached == (10,) and outline_status(result, 10) == DETACHED
+    assert sorted(result.set_apart) == [10] and outline_status(result, 10) == DETACHED
     assert outline_status(result, 7) == OUTLINED and 7 in result.segmented
     lesion = sum(int(s.mask.sum()) for s in result.segmentations.values())
     assert result.volume_ml == pytest.approx(lesion * 0.25 * 2.0 / 1000.0)  # the spot is not measured
@@ -170,5 +170,5 @@ def test_a_volume_without_a_tumour_verdict_is_never_followed(tmp_path):
             return super().predict(slices, batch_size)
 
     result = analyze(volume, classifier, Counting(), explain=False)
-    assert not result.verdict.tumour and result.segmentations == {} and result.detached == ()
+    assert not result.verdict.tumour and result.segmentations == {} and result.set_apart == {}
     assert sum(calls) == 5  # the positive slices 3-6 and 10, as evidence; nothing followed

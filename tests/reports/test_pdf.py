@@ -262,6 +262,17 @@ def test_key_slice_without_outline_says_why(result, tmp_path):
     assert "(no outline)" not in text
 
 
+def test_a_key_slice_whose_outline_was_set_apart_says_so_with_a_legend(result, tmp_path):
+    mask = result.segmentations[4].mask
+    apart = dataclasses.replace(
+        result, segmentations={k: v for k, v in result.segmentations.items() if k != 4}, set_apart={4: mask}
+    )
+    text = text_of(write_pdf(apart, tmp_path / "a.pdf"))
+    assert "set apart: not measured: what the segmentation model outlined here lies apart" in text
+    assert "Cyan line: outlined apart from the tumour's largest region, not measured" in text
+    assert "Cyan line" not in text_of(write_pdf(result, tmp_path / "r.pdf"))
+
+
 def test_names_in_latin_greek_and_cyrillic_print_as_written(result, tmp_path):
     odd = with_patient_name(result, "Kovács^Ődön=Ψαρρός^Ждан")
     assert person_name("Kovács^Ődön Ψαρρός Ждан") == "Kovács Ődön Ψαρρός Ждан"

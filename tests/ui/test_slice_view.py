@@ -92,6 +92,21 @@ def test_mask_and_heat_keys_toggle_overlays(qtbot, view, volume):
     assert "Heat map: where the classifier looked, not the tumour" in view.info_lines()[0]
 
 
+def test_set_apart_outlines_are_a_cyan_contour_toggled_with_the_outline(qtbot, view, volume):
+    from brainscan.render import SET_APART_COLOUR
+
+    masks, heatmaps = lesion_overlays(volume)
+    apart = np.zeros(volume.pixels.shape[1:], bool)
+    apart[2:6, 2:6] = True
+    view.set_overlays(masks, heatmaps, set_apart={4: apart})
+    view.set_index(4)
+    cyan = np.all(view.rendered_rgb() == SET_APART_COLOUR, axis=-1)
+    assert cyan[2, 2] and not cyan[3, 3] and cyan.sum() == 12  # contour only, no fill
+    assert any("outlined apart from the tumour, not measured" in line for line in view.info_lines()[0])
+    qtbot.keyClick(view, Qt.Key.Key_M)
+    assert not np.all(view.rendered_rgb() == SET_APART_COLOUR, axis=-1).any()
+
+
 def test_window_level_changes_pixels(qtbot, view):
     before = view.rendered_rgb().copy()
     center, width = view.window()
