@@ -7,8 +7,11 @@ series with an expert label (the BraTS volumes), outlines what the app would out
 * ungated: every outline of the slices at the classifier's operating point (the card's mask threshold and
   clean-up);
 * gated: only the outlines the slice gate passes (segmenter 0.5 as shipped on 2026-12-04);
-* region: the app since then (brainscan.pipeline.extent): the gated outlines' largest region across slices,
-  followed into neighbouring slices with P(tumour) >= FOLLOW_MIN_P whose gated outline connects to it.
+* region: brainscan.pipeline.extent: the gated outlines' largest region across slices, followed into
+  neighbouring slices with P(tumour) >= FOLLOW_MIN_P whose gated outline connects to it;
+* planes (with ``--three-planes``): the app for thin-slice volumes (brainscan.pipeline.multiplanar): the region
+  read again in all three planes, the mean of the three maps; it runs the shipped segmenter on the reslices
+  (about 12 s per volume here).
 
 It prints the volume in mL, its error against the tumour core (labels 1 + 4) and the 3D Dice, per series and as
 medians, and in how many series the largest outlined region (connected across slices) touches the core;
@@ -19,7 +22,7 @@ models saw the BraTS training volumes; the four held-out volumes of the segmente
 the candidate rules in ``CANDIDATES`` and picks, leaving one person out at a time, the rule with the best mean 3D
 Dice on the other people; it prints the picks and the out-of-fold results.
 
-    python docs/volume_outlines.py --cache DIR [--thick] [--choose]
+    python docs/volume_outlines.py --cache DIR [--thick] [--choose] [--three-planes]
     (needs ../shared/data or BRAINSCAN_DATA, and the filled cache)
 """
 
@@ -102,6 +105,33 @@ def outlined(tumour_p, assessed, masks, passed, threshold: float, shape, rules=N
     return out
 
 
+def cached_maps(case, cache: Path) -> dict[int, np.ndarray]:
+    """Ungated probability maps of the cached slices (P(tumour) >= 0.3), by slice index."""
+    with np.load(cache_path(cache, case)) as cached:
+        pairs = zip(cached["candidates"], cached["candidate_maps"], strict=True)
+        return {int(i): m.astype(np.float32) / 255.0 for i, m in pairs}
+
+
+def three_plane_outlines(volume, stride: int, region: np.ndarray, maps: dict, assessed, segmenter) -> np.ndarray:
+    """The app's three-plane reading (brainscan.pipeline.analyze.three_planes) of a thin-slice volume's region;
+    the region itself where the volume (or its thick view) is not thin."""
+    from types import SimpleNamespace
+
+    from brainscan.pipeline.analyze import measured_outline, outline_maps, three_planes
+    from brainscan.pipeline.multiplanar import is_thin_volume
+
+    if stride != 1 or not is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm) or not region.any():
+        return region
+    outlines = {i: measured_outline(volume, i, m) for i, m in enumerate(region) if m.any()}
+    predictions = [SimpleNamespace(assessed=bool(a)) for a in assessed]
+    kept, _ = three_planes(volume, predictions, segmenter, outlines, {}, dict(maps),
+                           lambda images, what: outline_maps(segmenter, images)[0])  # fmt: skip
+    out = np.zeros_like(region)
+    for i, s in kept.items():
+        out[i] = s.mask
+    return out
+
+
 def largest_on_core(outlined_volume: np.ndarray, core: np.ndarray) -> bool:
     """Whether the largest region of the outlines (connected across slices) touches the tumour core."""
     kept, _ = largest_region({i: m for i, m in enumerate(outlined_volume) if m.any()})
@@ -129,13 +159,15 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=data_dir())
     parser.add_argument("--thick", action="store_true", help="also score every volume's thick-slice view")
     parser.add_argument("--choose", action="store_true", help="choose among CANDIDATES, leaving one person out")
+    parser.add_argument("--three-planes", action="store_true", help="add the app's three-plane reading (slow)")
     args = parser.parse_args()
+    ways = WAYS + (("planes",) if args.three_planes else ())
     models = load_shipped_models()
     threshold = models.classifier.spec.tumour_threshold or 0.5
     mask_threshold = models.segmenter.spec.mask_threshold
     held_out = set(models.segmenter.spec.card["split"].get("held_out_volumes", []))
     header = f"{'series':38s} {'core mL':>8s}"
-    for way in WAYS:
+    for way in ways:
         header += f" | {way + ' mL':>10s} {'error':>6s} {'Dice':>5s}"
     print(header)
     rows, scores = [], []
@@ -153,8 +185,13 @@ def main() -> int:
             sub = {renumber[i]: m for i, m in masks.items() if i in renumber}
             sub_passed = {renumber[i]: ok for i, ok in passed.items() if i in renumber}
             shape = (len(keep), *volume.pixels.shape[1:])
-            ways = outlined(tumour_p[keep], assessed[keep], sub, sub_passed, threshold, shape)
+            outlines = outlined(tumour_p[keep], assessed[keep], sub, sub_passed, threshold, shape)
             core = core_all[keep]
+            if args.three_planes:
+                maps = cached_maps(case, args.cache)
+                outlines["planes"] = three_plane_outlines(
+                    volume, stride, outlines["region"], maps, assessed, models.segmenter
+                )
             if args.choose and case.sequence == "t1ce":
                 rules = outlined(tumour_p[keep], assessed[keep], sub, sub_passed, threshold, shape, CANDIDATES)
                 scored = {rule: (dice3d(m, core), m.sum(), core.sum()) for rule, m in rules.items()}
@@ -164,10 +201,10 @@ def main() -> int:
             core_ml = core.sum() * voxel_ml
             line = f"{name + label + (' *' if name in held_out else ''):38s} {core_ml:8.1f}"
             row = {"sequence": case.sequence, "stride": stride}
-            for way in WAYS:
-                ml = ways[way].sum() * voxel_ml
-                error, d = (ml - core_ml) / core_ml, dice3d(ways[way], core)
-                row[way] = (abs(error), d, largest_on_core(ways[way], core))
+            for way in ways:
+                ml = outlines[way].sum() * voxel_ml
+                error, d = (ml - core_ml) / core_ml, dice3d(outlines[way], core)
+                row[way] = (abs(error), d, largest_on_core(outlines[way], core))
                 line += f" | {ml:10.1f} {100 * error:+5.0f}% {d:5.2f}"
             rows.append(row)
             print(line, flush=True)
@@ -177,7 +214,7 @@ def main() -> int:
             if not chosen:
                 continue
             print(f"{sequence}{' every ' + str(stride) + 'th slice' if stride > 1 else ''}, {len(chosen)} series:")
-            for way in WAYS:
+            for way in ways:
                 errors = np.asarray([r[way][0] for r in chosen])
                 dices = np.asarray([r[way][1] for r in chosen])
                 print(

@@ -41,6 +41,7 @@ from brainscan.pipeline.evidence import volume_evidence
 from brainscan.pipeline.extent import FOLLOW_MIN_P, tumour_region
 from brainscan.pipeline.masks import clean_mask
 from brainscan.pipeline.measure import area, longest_diameter, volume_ml
+from brainscan.pipeline.multiplanar import fused_outlines, fused_probability, is_thin_volume, region_box
 from brainscan.pipeline.type_plausibility import PITUITARY, series_midline_offset, type_doubt
 from brainscan.pipeline.verdict import evidence_verdict, image_set_verdict, series_verdict
 from brainscan.rules import describe_gate, outline_gate, slice_threshold, tumour_threshold_of
@@ -202,6 +203,8 @@ def analyze(
             f"a tumour the largest outlined region is kept and followed into neighbouring slices with P(tumour) >= "
             f"{FOLLOW_MIN_P:g}"
         )
+        if is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm):
+            gate += "; in a thin-slice volume the tumour's outline is the mean of its readings in all three planes"
 
     def preliminary(verdict_now) -> None:
         if on_verdict is not None:
@@ -238,11 +241,12 @@ def analyze(
     progress = {"done": n}
 
     rejected: set[int] | None = set() if by_evidence else None  # outlines that are evidence, never shown
+    axial_maps: dict[int, np.ndarray] | None = {} if by_evidence else None  # for the three-plane reading
 
     def outline(chunk_indices: list[int]) -> dict[int, SegmentationResult]:
         check()
         report(progress["done"], total, f"Outlining slice {progress['done'] - n + 1} of {len(ordered)}")
-        found = segment_slices(volume, segmenter, chunk_indices, rejected)
+        found = segment_slices(volume, segmenter, chunk_indices, rejected, axial_maps)
         progress["done"] += len(chunk_indices)
         report(progress["done"], total, f"Outlined {progress['done'] - n} of {len(ordered)} slices")
         return found
@@ -252,9 +256,20 @@ def analyze(
         check()
         total += len(indices)
         report(progress["done"], total, "Following the tumour into the next slices")
-        found = segment_slices(volume, segmenter, indices)  # gated: a followed slice's outline must pass the gate
+        found = segment_slices(volume, segmenter, indices, maps_out=axial_maps)  # gated: must pass the gate
         progress["done"] += len(indices)
         return {i: s.mask for i, s in found.items()}
+
+    def reslice(images: list[np.ndarray], what: str) -> list[np.ndarray]:
+        nonlocal total
+        total += len(images)
+        maps: list[np.ndarray] = []
+        for begin in range(0, len(images), 8):
+            check()
+            report(progress["done"], total, f"Reading the tumour in {what}")
+            maps += outline_maps(segmenter, images[begin : begin + 8])[0]  # ungated: averaged, not judged per slice
+            progress["done"] += len(images[begin : begin + 8])
+        return maps
 
     segmentations: dict[int, SegmentationResult] = {}
     start = time.perf_counter()
@@ -282,6 +297,15 @@ def analyze(
         preliminary(verdict)
         if segmentations and on_outlines is not None:
             on_outlines(dict(segmentations))
+        if segmentations and is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm):  # refine, then show
+            start = time.perf_counter()
+            segmentations, detached = three_planes(
+                volume, predictions, segmenter, segmentations, detached, axial_maps, reslice
+            )
+            gated = sorted(set(gated) | set(segmentations))
+            timings["segment"] += time.perf_counter() - start
+            if on_outlines is not None:
+                on_outlines(dict(segmentations))
     key = list(verdict.key_slices) if explainable else []
     done = progress["done"]
     if detached:
@@ -353,9 +377,16 @@ def outline_maps(segmenter, slices, batch_size: int = SEGMENT_BATCH) -> tuple[li
 
 
 def segment_slices(
-    volume: Volume, segmenter, indices: list[int], rejected: set[int] | None = None
+    volume: Volume,
+    segmenter,
+    indices: list[int],
+    rejected: set[int] | None = None,
+    maps_out: dict[int, np.ndarray] | None = None,
 ) -> dict[int, SegmentationResult]:
     """Cleaned, measured outlines of ``indices`` (slices where nothing is outlined are left out).
+
+    With ``maps_out`` (a dict to fill), every slice's ungated probability map is kept there as float16 (the
+    three-plane reading of a thin-slice volume averages them).
 
     With ``rejected`` (a set to fill), slices the segmenter's gate rejects keep their outline here and their
     index goes into the set: the series model weighs every outline as evidence, and the caller drops the
@@ -374,6 +405,8 @@ def segment_slices(
             raise InferenceError(
                 f"The segmenter returned a {np.shape(prob_map)} map for a {slices[index].shape} slice."
             )
+        if maps_out is not None:
+            maps_out[index] = np.asarray(prob_map, dtype=np.float16)
         if not ok and rejected is None:
             continue
         mask = clean_mask(prob_map, segmenter.mask_threshold, pixel_spacing_mm=volume.pixel_spacing_mm)
@@ -409,6 +442,44 @@ def one_tumour_region(
     return kept, region.detached, region.followed
 
 
+def three_planes(
+    volume: Volume,
+    predictions,
+    segmenter,
+    segmentations: dict[int, SegmentationResult],
+    detached: dict[int, np.ndarray],
+    axial_maps: dict[int, np.ndarray],
+    reslice: Callable[[list[np.ndarray], str], list[np.ndarray]],
+) -> tuple[dict[int, SegmentationResult], dict[int, np.ndarray]]:
+    """A thin-slice volume's tumour outlines from its three planes (brainscan.pipeline.multiplanar): the region's
+    box is read in the two perpendicular planes, and the acquired slices in the box that were not outlined yet
+    are read too. Returns (outlines, what stays set apart); the axial outlines when the fused reading keeps
+    nothing that connects to them."""
+    shape = volume.pixels.shape
+    box = region_box({i: s.mask for i, s in segmentations.items()}, shape)
+    unread = [z for z in range(box[0].start, box[0].stop) if predictions[z].assessed and z not in axial_maps]
+    for z, prob in zip(unread, reslice([volume.pixels[z] for z in unread], "the slices around it"), strict=True):
+        axial_maps[z] = np.asarray(prob, dtype=np.float16)
+    planes = iter(("the second plane", "the third plane"))
+    fused = fused_probability(
+        volume.pixels,
+        box,
+        {z: axial_maps[z] for z in range(box[0].start, box[0].stop) if z in axial_maps},
+        lambda images: reslice(list(images), next(planes)),
+    )
+    outlines = fused_outlines(
+        fused, box, segmenter.mask_threshold, {i: s.mask for i, s in segmentations.items()}, shape[1:]
+    )
+    spacing = volume.pixel_spacing_mm
+    cleaned = {i: clean_mask(m.astype(np.float32), 0.5, pixel_spacing_mm=spacing) for i, m in outlines.items()}
+    outlines = {i: m for i, m in cleaned.items() if m.any()}  # as every outline: no specks, no holes
+    if not outlines:
+        return segmentations, detached
+    kept = {i: measured_outline(volume, i, m) for i, m in sorted(outlines.items())}
+    apart = {i: m & ~outlines[i] if i in outlines else m for i, m in detached.items()}
+    return kept, {i: m for i, m in apart.items() if m.any()}
+
+
 def slice_ranges(indices: list[int]) -> str:
     """Slice numbers as a clinician reads them (1-based), runs joined: [0, 1, 2, 5] -> "1-3, 6"."""
     runs: list[list[int]] = []
@@ -426,7 +497,8 @@ def detached_warning(volume: Volume, detached: dict[int, np.ndarray]) -> str:
     where = f"slice {numbers}" if len(detached) == 1 else f"slices {numbers}"
     size = ""
     if volume.pixel_spacing_mm and volume.slice_spacing_mm:
-        size = f" ({volume_ml(list(detached.values()), volume.pixel_spacing_mm, volume.slice_spacing_mm):.1f} mL)"
+        ml = volume_ml(list(detached.values()), volume.pixel_spacing_mm, volume.slice_spacing_mm)
+        size = f" ({ml:.1f} mL)" if ml >= 0.05 else " (under 0.1 mL)"
     return (
         f"Outlines on {where}{size} lie apart from the largest outlined region: drawn as a cyan line, not "
         "measured. A tumour is one connected region, and most such outlines are normal tissue; a second, "

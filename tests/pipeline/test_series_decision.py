@@ -172,3 +172,27 @@ def test_a_volume_without_a_tumour_verdict_is_never_followed(tmp_path):
     result = analyze(volume, classifier, Counting(), explain=False)
     assert not result.verdict.tumour and result.segmentations == {} and result.set_apart == {}
     assert sum(calls) == 5  # the positive slices 3-6 and 10, as evidence; nothing followed
+
+
+def test_a_thin_slice_tumour_volume_is_read_in_three_planes(tmp_path):
+    write_phantom_series(tmp_path / "thin", n=14, lesion_slices=(4, 5, 6, 7, 8), spacing=(1.0, 1.0), slice_gap=1.0)
+    volume = load(scan([tmp_path / "thin"])[0])
+    shapes = []
+
+    class Recording(FakeSegmenter):
+        def predict(self, slices, batch_size: int = 16):
+            shapes.extend(np.shape(s) for s in slices)
+            return super().predict(slices, batch_size)
+
+    thick = phantom(tmp_path, n=14)  # 2 mm apart, 0.5 mm pixels: not read in other planes
+    thick_result = analyze(thick, with_model(series_model(-1.0)), FakeSegmenter(), explain=False)
+    assert "three planes" not in thick_result.gate
+    result = analyze(volume, with_model(series_model(-1.0)), Recording(), explain=False)
+    assert result.verdict.tumour and "all three planes" in result.gate
+    assert (14, 64) in shapes  # reslices: every slice by one row or column of the phantom
+    lesion = volume.pixels > 800
+    outlined = np.zeros_like(lesion)
+    for index, seg in result.segmentations.items():
+        outlined[index] = seg.mask
+    assert np.array_equal(outlined, lesion)  # the planes agree on a clean lesion: the same outline
+    assert result.volume_ml == pytest.approx(lesion.sum() / 1000.0)
