@@ -120,7 +120,8 @@ def three_plane_outlines(volume, stride: int, region: np.ndarray, maps: dict, as
     from brainscan.pipeline.analyze import measured_outline, outline_maps, three_planes
     from brainscan.pipeline.multiplanar import is_thin_volume
 
-    if stride != 1 or not is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm) or not region.any():
+    thin = is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm, volume.n_slices)
+    if stride != 1 or not thin or not region.any():
         return region
     outlines = {i: measured_outline(volume, i, m) for i, m in enumerate(region) if m.any()}
     predictions = [SimpleNamespace(assessed=bool(a)) for a in assessed]

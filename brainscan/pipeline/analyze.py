@@ -203,7 +203,7 @@ def analyze(
             f"a tumour the largest outlined region is kept and followed into neighbouring slices with P(tumour) >= "
             f"{FOLLOW_MIN_P:g}"
         )
-        if is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm):
+        if is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm, volume.n_slices):
             gate += "; in a thin-slice volume the tumour's outline is the mean of its readings in all three planes"
 
     def preliminary(verdict_now) -> None:
@@ -297,7 +297,8 @@ def analyze(
         preliminary(verdict)
         if segmentations and on_outlines is not None:
             on_outlines(dict(segmentations))
-        if segmentations and is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm):  # refine, then show
+        thin = is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm, volume.n_slices)
+        if segmentations and thin:  # refine what was just shown
             start = time.perf_counter()
             segmentations, detached = three_planes(
                 volume, predictions, segmenter, segmentations, detached, axial_maps, reslice

@@ -26,17 +26,21 @@ MAX_SPACING_MM = 1.5
 """Thin-slice only: every voxel edge at most this long..."""
 MAX_ANISOTROPY = 1.5
 """... and no edge more than this times another (a reslice of thick slices is a stack of stripes)."""
+MIN_DEPTH_MM = 64.0
+"""... and at least this deep across its slices: a reslice of a thin slab is a strip the segmenter never saw."""
 
 Box = tuple[slice, slice, slice]
 MapsFn = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
 
 
-def is_thin_volume(pixel_spacing_mm: tuple[float, float] | None, slice_spacing_mm: float | None) -> bool:
-    """Whether a volume's voxels are small and near-cubic enough to be read in the two other planes."""
+def is_thin_volume(pixel_spacing_mm: tuple[float, float] | None, slice_spacing_mm: float | None, n_slices: int) -> bool:
+    """Whether a volume's voxels are small and near-cubic, and the volume deep enough, to be read in the two other
+    planes."""
     if not pixel_spacing_mm or not slice_spacing_mm:
         return False
     edges = (float(pixel_spacing_mm[0]), float(pixel_spacing_mm[1]), float(slice_spacing_mm))
-    return min(edges) > 0 and max(edges) <= MAX_SPACING_MM and max(edges) / min(edges) <= MAX_ANISOTROPY
+    cubic = min(edges) > 0 and max(edges) <= MAX_SPACING_MM and max(edges) / min(edges) <= MAX_ANISOTROPY
+    return cubic and n_slices * float(slice_spacing_mm) >= MIN_DEPTH_MM
 
 
 def region_box(outlines: Mapping[int, np.ndarray], shape: tuple[int, int, int], margin: int = MARGIN) -> Box:

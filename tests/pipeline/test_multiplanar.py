@@ -9,12 +9,13 @@ from brainscan.pipeline.multiplanar import fused_outlines, fused_probability, is
 
 
 @pytest.mark.parametrize(
-    ("pixel", "gap", "thin"),
-    [((1.0, 1.0), 1.0, True), ((0.9, 0.9), 1.2, True), ((0.5, 0.5), 1.0, False), ((1.0, 1.0), 5.0, False),
-     ((2.0, 2.0), 2.0, False), (None, 1.0, False), ((1.0, 1.0), None, False)],
+    ("pixel", "gap", "n", "thin"),
+    [((1.0, 1.0), 1.0, 155, True), ((0.9, 0.9), 1.2, 120, True), ((0.5, 0.5), 1.0, 155, False),
+     ((1.0, 1.0), 5.0, 30, False), ((2.0, 2.0), 2.0, 80, False), (None, 1.0, 155, False),
+     ((1.0, 1.0), None, 155, False), ((1.0, 1.0), 1.0, 40, False)],
 )  # fmt: skip
-def test_only_small_near_cubic_voxels_are_read_in_three_planes(pixel, gap, thin):
-    assert is_thin_volume(pixel, gap) is thin
+def test_only_small_near_cubic_voxels_of_a_deep_enough_volume_are_read_in_three_planes(pixel, gap, n, thin):
+    assert is_thin_volume(pixel, gap, n) is thin  # 40 slices of 1 mm: a slab, its reslices are strips
 
 
 def test_region_box_is_grown_and_clipped():
