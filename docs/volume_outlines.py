@@ -126,7 +126,7 @@ def three_plane_outlines(volume, stride: int, region: np.ndarray, maps: dict, as
     outlines = {i: measured_outline(volume, i, m) for i, m in enumerate(region) if m.any()}
     predictions = [SimpleNamespace(assessed=bool(a)) for a in assessed]
     kept, _ = three_planes(volume, predictions, segmenter, outlines, {}, dict(maps),
-                           lambda images, what: outline_maps(segmenter, images)[0])  # fmt: skip
+                           lambda images: outline_maps(segmenter, list(images))[0])  # fmt: skip
     out = np.zeros_like(region)
     for i, s in kept.items():
         out[i] = s.mask

@@ -196,6 +196,7 @@ def analyze(
     unlike = applicability_warnings(volume)
     series_model = getattr(classifier, "series_model", None)
     by_evidence = decides_by_evidence(volume, verdict, segmenter, series_model)
+    thin = by_evidence and is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm, volume.n_slices)
     if by_evidence:
         models.append(series_model.info())
         gate = (
@@ -203,7 +204,7 @@ def analyze(
             f"a tumour the largest outlined region is kept and followed into neighbouring slices with P(tumour) >= "
             f"{FOLLOW_MIN_P:g}"
         )
-        if is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm, volume.n_slices):
+        if thin:
             gate += "; in a thin-slice volume the tumour's outline is the mean of its readings in all three planes"
 
     def preliminary(verdict_now) -> None:
@@ -241,7 +242,7 @@ def analyze(
     progress = {"done": n}
 
     rejected: set[int] | None = set() if by_evidence else None  # outlines that are evidence, never shown
-    axial_maps: dict[int, np.ndarray] | None = {} if by_evidence else None  # for the three-plane reading
+    axial_maps: dict[int, np.ndarray] | None = {} if thin else None  # for the three-plane reading
 
     def outline(chunk_indices: list[int]) -> dict[int, SegmentationResult]:
         check()
@@ -260,13 +261,13 @@ def analyze(
         progress["done"] += len(indices)
         return {i: s.mask for i, s in found.items()}
 
-    def reslice(images: list[np.ndarray], what: str) -> list[np.ndarray]:
+    def read_maps(images: list[np.ndarray]) -> list[np.ndarray]:
         nonlocal total
         total += len(images)
         maps: list[np.ndarray] = []
         for begin in range(0, len(images), 8):
             check()
-            report(progress["done"], total, f"Reading the tumour in {what}")
+            report(progress["done"], total, "Reading the tumour in all three planes")
             maps += outline_maps(segmenter, images[begin : begin + 8])[0]  # ungated: averaged, not judged per slice
             progress["done"] += len(images[begin : begin + 8])
         return maps
@@ -297,11 +298,10 @@ def analyze(
         preliminary(verdict)
         if segmentations and on_outlines is not None:
             on_outlines(dict(segmentations))
-        thin = is_thin_volume(volume.pixel_spacing_mm, volume.slice_spacing_mm, volume.n_slices)
         if segmentations and thin:  # refine what was just shown
             start = time.perf_counter()
             segmentations, detached = three_planes(
-                volume, predictions, segmenter, segmentations, detached, axial_maps, reslice
+                volume, predictions, segmenter, segmentations, detached, axial_maps, read_maps
             )
             gated = sorted(set(gated) | set(segmentations))
             timings["segment"] += time.perf_counter() - start
@@ -450,7 +450,7 @@ def three_planes(
     segmentations: dict[int, SegmentationResult],
     detached: dict[int, np.ndarray],
     axial_maps: dict[int, np.ndarray],
-    reslice: Callable[[list[np.ndarray], str], list[np.ndarray]],
+    read_maps: Callable[[list[np.ndarray]], list[np.ndarray]],
 ) -> tuple[dict[int, SegmentationResult], dict[int, np.ndarray]]:
     """A thin-slice volume's tumour outlines from its three planes (brainscan.pipeline.multiplanar): the region's
     box is read in the two perpendicular planes, and the acquired slices in the box that were not outlined yet
@@ -459,15 +459,10 @@ def three_planes(
     shape = volume.pixels.shape
     box = region_box({i: s.mask for i, s in segmentations.items()}, shape)
     unread = [z for z in range(box[0].start, box[0].stop) if predictions[z].assessed and z not in axial_maps]
-    for z, prob in zip(unread, reslice([volume.pixels[z] for z in unread], "the slices around it"), strict=True):
+    for z, prob in zip(unread, read_maps([volume.pixels[z] for z in unread]), strict=True):
         axial_maps[z] = np.asarray(prob, dtype=np.float16)
-    planes = iter(("the second plane", "the third plane"))
-    fused = fused_probability(
-        volume.pixels,
-        box,
-        {z: axial_maps[z] for z in range(box[0].start, box[0].stop) if z in axial_maps},
-        lambda images: reslice(list(images), next(planes)),
-    )
+    in_box = {z: axial_maps[z] for z in range(box[0].start, box[0].stop) if z in axial_maps}
+    fused = fused_probability(volume.pixels, box, in_box, read_maps)
     outlines = fused_outlines(
         fused, box, segmenter.mask_threshold, {i: s.mask for i, s in segmentations.items()}, shape[1:]
     )
